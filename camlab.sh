@@ -43,7 +43,8 @@ case "$cmd" in
     ;;
   lab)
     shift; setup
-    exec jupyter lab notebooks "$@"
+    root=(); [ "$(id -u)" = 0 ] && root=(--allow-root)   # containers often run as root
+    exec jupyter lab "${root[@]}" notebooks "$@"
     ;;
   setup)
     setup
