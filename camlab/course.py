@@ -1,0 +1,367 @@
+"""One source, two versions: student notebooks generated from the solution notebooks, the release, and execution.
+
+The solution notebooks (``notebooks/NN_topic.ipynb``) are the one source. A solution sits between marker lines:
+
+- in a code cell, ``### BEGIN SOLUTION`` ... ``### END SOLUTION`` becomes, at the BEGIN marker's indentation::
+
+      # YOUR CODE HERE
+      raise NotImplementedError()
+
+- in a markdown cell, ``<!-- BEGIN SOLUTION -->`` ... ``<!-- END SOLUTION -->`` becomes ``*Your answer here.*``.
+
+``make_student`` applies that and clears every output; ``python -m camlab student`` regenerates
+``notebooks/student/`` (``--check`` only reports what is out of date); ``python -m camlab release --out DIR`` writes
+the student notebooks and an instructor README for handing out; ``execute_notebook`` runs a notebook with nbclient
+and stores its outputs without TensorFlow's C++ start-up noise.
+"""
+from __future__ import annotations
+
+import argparse
+import copy
+import re
+import sys
+from importlib import resources
+from pathlib import Path
+
+import nbformat
+
+from camlab.paths import notebooks_dir
+
+CODE_BEGIN, CODE_END = "### BEGIN SOLUTION", "### END SOLUTION"
+CODE_STUB = ("# YOUR CODE HERE", "raise NotImplementedError()")
+MARKDOWN_BEGIN, MARKDOWN_END = "<!-- BEGIN SOLUTION -->", "<!-- END SOLUTION -->"
+MARKDOWN_STUB = "*Your answer here.*"
+
+# Course notebooks are the numbered ones: 01_data.ipynb ... 09_comparison.ipynb.
+NUMBERED = re.compile(r"^\d{2}_[^/]*\.ipynb$")
+
+
+class MarkerError(ValueError):
+    """Solution markers that do not pair up (a BEGIN without END, an END without BEGIN, or nested blocks)."""
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Solution blocks -> stubs.
+
+def _stub_source(source, begin, end, stub_lines, where, keep_indent):
+    """Replace every ``begin``..``end`` block of lines in ``source`` with ``stub_lines``.
+
+    Marker lines are recognised after stripping surrounding whitespace; ``keep_indent`` puts the stub at the BEGIN
+    marker's indentation (code). Raises ``MarkerError`` naming ``where`` when the markers do not pair up.
+    """
+    out, opened_at, indent = [], None, ""
+    lines = source.split("\n")
+    for number, line in enumerate(lines, 1):
+        marker = line.strip()
+        if marker == begin:
+            if opened_at is not None:
+                raise MarkerError(f"{where}: nested {begin!r} at line {number} (the block opened at line {opened_at} "
+                                  f"is not closed); put {end!r} before opening another block.")
+            opened_at, indent = number, line[: len(line) - len(line.lstrip())]
+            out.extend((indent if keep_indent else "") + stub for stub in stub_lines)
+        elif marker == end:
+            if opened_at is None:
+                raise MarkerError(f"{where}: {end!r} at line {number} without a {begin!r} before it; "
+                                  f"add the BEGIN line or remove this one.")
+            opened_at = None
+        elif opened_at is None:
+            out.append(line)
+    if opened_at is not None:
+        raise MarkerError(f"{where}: {begin!r} at line {opened_at} is never closed; add a line {end!r} "
+                          f"after the solution.")
+    return "\n".join(out)
+
+
+def stub_cell(cell, where="cell"):
+    """A copy of ``cell`` with its solution blocks replaced by stubs (raw cells and unmarked cells unchanged)."""
+    cell = copy.deepcopy(cell)
+    if cell.cell_type == "code":
+        cell.source = _stub_source(cell.source, CODE_BEGIN, CODE_END, CODE_STUB, where, keep_indent=True)
+    elif cell.cell_type == "markdown":
+        cell.source = _stub_source(cell.source, MARKDOWN_BEGIN, MARKDOWN_END, (MARKDOWN_STUB,), where,
+                                   keep_indent=False)
+    return cell
+
+
+def make_student(nb, name="notebook"):
+    """The student version of solution notebook ``nb`` (a new notebook; ``nb`` is not changed).
+
+    Solutions become stubs, outputs, execution counts and run timings are cleared, widget state is dropped, the
+    rest of the metadata is kept, and ``metadata.camlab.student`` is set to ``True``. ``name`` (e.g. the file
+    name) is used in error messages about markers.
+    """
+    student = copy.deepcopy(nb)
+    for index, cell in enumerate(student.cells):
+        where = f"{name}, cell {index} ({cell.cell_type}, starting {cell.source.strip()[:40]!r})"
+        stubbed = stub_cell(cell, where)
+        if stubbed.cell_type == "code":
+            stubbed.outputs = []
+            stubbed.execution_count = None
+        stubbed.metadata.pop("execution", None)  # nbclient's run timestamps
+        student.cells[index] = stubbed
+    student.metadata.pop("widgets", None)
+    student.metadata.setdefault("camlab", {})
+    student.metadata["camlab"]["student"] = True
+    return student
+
+
+def read_notebook(path):
+    """Read a notebook (any nbformat 4 minor version) as a ``NotebookNode``."""
+    return nbformat.read(str(path), as_version=4)
+
+
+def write_notebook(nb, path):
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    nbformat.write(nb, str(path))
+
+
+def course_notebooks(solutions_dir=None):
+    """The numbered solution notebooks (``NN_*.ipynb``) in ``solutions_dir`` (default ``notebooks/``), sorted."""
+    folder = Path(solutions_dir or notebooks_dir())
+    return sorted(p for p in folder.glob("*.ipynb") if NUMBERED.match(p.name))
+
+
+def student_notebook(path):
+    """The student version of the solution notebook at ``path``."""
+    path = Path(path)
+    return make_student(read_notebook(path), name=str(path))
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Keeping notebooks/student/ in step with the solutions.
+
+def _canonical(nb):
+    """What must agree between a committed student notebook and a fresh one: cells' kind, source, metadata and
+    outputs, and the notebook metadata (not cell ids, JSON layout or nbformat minor version)."""
+    cells = []
+    for cell in nb.cells:
+        entry = {"cell_type": cell.cell_type, "source": cell.source, "metadata": dict(cell.metadata)}
+        if cell.cell_type == "code":
+            entry["outputs"] = cell.get("outputs", [])
+            entry["execution_count"] = cell.get("execution_count")
+        cells.append(entry)
+    return {"cells": cells, "metadata": nb.metadata}
+
+
+def _difference(fresh, committed):
+    a, b = _canonical(fresh), _canonical(committed)
+    if a["metadata"] != b["metadata"]:
+        return "notebook metadata differs"
+    if len(a["cells"]) != len(b["cells"]):
+        return f"{len(b['cells'])} cells, expected {len(a['cells'])}"
+    for index, (x, y) in enumerate(zip(a["cells"], b["cells"])):
+        for key in ("cell_type", "source", "metadata", "outputs", "execution_count"):
+            if x.get(key) != y.get(key):
+                return f"cell {index}: {key.replace('_', ' ')} differs"
+    return None
+
+
+def out_of_sync(solutions_dir=None, student_dir=None):
+    """Student notebooks that differ from the ones generated fresh from the solutions, as ``(name, reason)`` pairs.
+
+    Reasons: ``missing``, ``no solution notebook`` (a stale student file), or the first difference found.
+    An empty list means ``student_dir`` is up to date.
+    """
+    solutions_dir = Path(solutions_dir or notebooks_dir())
+    student_dir = Path(student_dir or solutions_dir / "student")
+    problems = []
+    sources = course_notebooks(solutions_dir)
+    for source in sources:
+        target = student_dir / source.name
+        if not target.exists():
+            problems.append((source.name, "missing"))
+            continue
+        try:
+            reason = _difference(student_notebook(source), read_notebook(target))
+        except nbformat.reader.NotJSONError as error:
+            reason = f"not a readable notebook ({error})"
+        if reason:
+            problems.append((source.name, reason))
+    names = {p.name for p in sources}
+    problems += [(p.name, "no solution notebook") for p in course_notebooks(student_dir) if p.name not in names]
+    return problems
+
+
+def write_student_notebooks(solutions_dir=None, student_dir=None):
+    """Write the student version of every numbered solution notebook; remove stale numbered student notebooks.
+
+    Returns the paths written.
+    """
+    solutions_dir = Path(solutions_dir or notebooks_dir())
+    student_dir = Path(student_dir or solutions_dir / "student")
+    sources = course_notebooks(solutions_dir)
+    students = [(source, student_notebook(source)) for source in sources]  # all markers checked before writing
+    written = []
+    for source, nb in students:
+        write_notebook(nb, student_dir / source.name)
+        written.append(student_dir / source.name)
+    names = {p.name for p in sources}
+    for stale in course_notebooks(student_dir):
+        if stale.name not in names:
+            stale.unlink()
+    return written
+
+
+def student_main(argv=None):
+    """``python -m camlab student [--check]``: regenerate (or only check) ``notebooks/student/``."""
+    parser = argparse.ArgumentParser(prog="python -m camlab student",
+                                     description="Regenerate the student notebooks from the solution notebooks.")
+    parser.add_argument("--check", action="store_true",
+                        help="write nothing; exit 1 and list the student notebooks that are out of date")
+    parser.add_argument("--solutions", type=Path, default=None, help="solution notebooks folder (default notebooks/)")
+    parser.add_argument("--out", type=Path, default=None, help="student notebooks folder (default SOLUTIONS/student)")
+    args = parser.parse_args(argv)
+    solutions = args.solutions or notebooks_dir()
+    student_dir = args.out or solutions / "student"
+    try:
+        if args.check:
+            problems = out_of_sync(solutions, student_dir)
+            for name, reason in problems:
+                print(f"out of sync: {student_dir / name}: {reason}", file=sys.stderr)
+            if problems:
+                print("Run `python -m camlab student` to regenerate them.", file=sys.stderr)
+                return 1
+            print(f"{student_dir}: up to date ({len(course_notebooks(solutions))} notebooks)")
+            return 0
+        written = write_student_notebooks(solutions, student_dir)
+    except MarkerError as error:
+        print(f"camlab student: {error}", file=sys.stderr)
+        return 2
+    for path in written:
+        print(f"wrote {path}")
+    if not written:
+        print(f"no numbered notebooks (NN_*.ipynb) in {solutions}; nothing to do")
+    return 0
+
+
+# --------------------------------------------------------------------------------------------------------------
+# The release: what an instructor hands out.
+
+INSTRUCTOR_README = "INSTRUCTOR_README.md"
+
+
+def instructor_readme():
+    """The instructor README's text (``camlab/templates/INSTRUCTOR_README.md``)."""
+    return resources.files("camlab").joinpath("templates", INSTRUCTOR_README).read_text(encoding="utf-8")
+
+
+def release(out_dir, solutions_dir=None, force=False):
+    """Write fresh student notebooks and the instructor README into ``out_dir``; returns the paths written.
+
+    Refuses (``FileExistsError``) to write into a non-empty folder unless ``force``.
+    """
+    out_dir = Path(out_dir)
+    if out_dir.exists() and not out_dir.is_dir():
+        raise FileExistsError(f"{out_dir} exists and is not a folder; choose another --out.")
+    if out_dir.is_dir() and any(out_dir.iterdir()) and not force:
+        raise FileExistsError(f"{out_dir} is not empty; choose an empty or new folder, or pass --force to "
+                              f"overwrite the files the release writes.")
+    sources = course_notebooks(solutions_dir)
+    if not sources:
+        raise FileNotFoundError(f"no numbered notebooks (NN_*.ipynb) in {solutions_dir or notebooks_dir()}")
+    students = [(source, student_notebook(source)) for source in sources]
+    out_dir.mkdir(parents=True, exist_ok=True)
+    written = []
+    for source, nb in students:
+        write_notebook(nb, out_dir / source.name)
+        written.append(out_dir / source.name)
+    (out_dir / INSTRUCTOR_README).write_text(instructor_readme(), encoding="utf-8")
+    written.append(out_dir / INSTRUCTOR_README)
+    return written
+
+
+def release_main(argv=None):
+    """``python -m camlab release --out DIR [--force]``."""
+    parser = argparse.ArgumentParser(prog="python -m camlab release",
+                                     description="Write the student notebooks and an instructor README to a folder.")
+    parser.add_argument("--out", type=Path, required=True, help="folder to write (must be empty or new)")
+    parser.add_argument("--force", action="store_true", help="write into a non-empty folder, overwriting")
+    parser.add_argument("--solutions", type=Path, default=None, help="solution notebooks folder (default notebooks/)")
+    args = parser.parse_args(argv)
+    try:
+        written = release(args.out, args.solutions, force=args.force)
+    except (FileExistsError, FileNotFoundError, MarkerError) as error:
+        print(f"camlab release: {error}", file=sys.stderr)
+        return 2
+    for path in written:
+        print(f"wrote {path}")
+    return 0
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Executing notebooks (authors store outputs in the solution notebooks with this).
+
+# TensorFlow/XLA's C++ logging (absl) at start-up: not part of the lesson, and different on every machine.
+TF_NOISE = re.compile(
+    r"^(WARNING: All log messages before absl::InitializeLog\(\) is called are written to STDERR"
+    r"|[IWEF]\d{4} [\d:. ]+\S+\.(cc|h):\d+\].*"
+    r"|To enable the following instructions: .* in other operations, rebuild TensorFlow with the appropriate compiler flags\.)$"
+)
+
+
+def strip_tf_noise(text):
+    """``text`` without TensorFlow's C++ start-up lines (everything else kept, in order)."""
+    kept = [line for line in text.splitlines(keepends=True) if not TF_NOISE.match(line.rstrip("\n"))]
+    return "".join(kept)
+
+
+def clean_outputs(nb):
+    """Remove TensorFlow's start-up noise from the stderr outputs of ``nb`` in place; empty ones are dropped."""
+    for cell in nb.cells:
+        if cell.cell_type != "code":
+            continue
+        outputs = []
+        for output in cell.get("outputs", []):
+            if output.get("output_type") == "stream" and output.get("name") == "stderr":
+                output.text = strip_tf_noise(output.text)
+                if not output.text.strip():
+                    continue
+            outputs.append(output)
+        cell.outputs = outputs
+    return nb
+
+
+def execute_notebook(path, timeout=600, cwd=None, inplace=True, kernel_name="python3"):
+    """Run every cell of the notebook at ``path`` in a fresh kernel (this Python environment), clean its outputs.
+
+    ``timeout`` is per cell, in seconds; ``cwd`` defaults to the notebook's folder. With ``inplace`` the executed
+    notebook is saved over ``path``. Returns the executed notebook. A failing cell raises nbclient's
+    ``CellExecutionError`` (nothing is saved then).
+    """
+    from nbclient import NotebookClient
+
+    path = Path(path)
+    nb = read_notebook(path)
+    client = NotebookClient(nb, timeout=timeout, kernel_name=kernel_name, record_timing=False,
+                            resources={"metadata": {"path": str(cwd or path.parent)}})
+    client.execute()
+    clean_outputs(nb)
+    if inplace:
+        write_notebook(nb, path)
+    return nb
+
+
+def execute_main(argv=None):
+    """``python -m camlab execute NOTEBOOK... [--timeout S]``: run notebooks and store their outputs."""
+    parser = argparse.ArgumentParser(prog="python -m camlab execute",
+                                     description="Run notebooks in a fresh kernel and store their outputs in place.")
+    parser.add_argument("notebooks", nargs="+", type=Path)
+    parser.add_argument("--timeout", type=int, default=600, help="seconds allowed per cell (default 600)")
+    args = parser.parse_args(argv)
+    from nbclient.exceptions import CellExecutionError
+
+    failed = 0
+    for path in args.notebooks:
+        if not path.is_file():
+            print(f"camlab execute: no such notebook: {path}", file=sys.stderr)
+            failed += 1
+            continue
+        try:
+            execute_notebook(path, timeout=args.timeout)
+        except CellExecutionError as error:
+            print(f"camlab execute: {path} failed; nothing saved:\n{error}", file=sys.stderr)
+            failed += 1
+            continue
+        print(f"executed {path}")
+    return 1 if failed else 0

@@ -1,0 +1,6 @@
+"""Exercises for the notebooks: ``core`` holds the machinery, ``ex04`` ... ``ex08`` one module per notebook.
+
+``ex00`` is a two-exercise demonstration of the framework (used by the grading tests and the benchmark).
+Each notebook module defines ``q1``, ``q2``, ... and ``EXERCISES = [q1, q2, ...]``.
+"""
+from camlab.exercises.core import Case, CheckResult, Exercise, box_close, close, equal, none_or  # noqa: F401
