@@ -1,0 +1,250 @@
+"""The exercise checker: verdicts, messages that name input/expected/got, lookup, copies, lazy cases, comparators."""
+import numpy as np
+import pytest
+
+from camlab.exercises import core
+from camlab.exercises.core import Case, CheckResult, Exercise, box_close, close, equal, none_or
+
+
+def _double(x):
+    return np.asarray(x, dtype=np.float64) * 2
+
+
+def make_exercise(**overrides):
+    options = dict(
+        name="double it",
+        func_name="double",
+        cases=[Case((np.array([1.0, 2.0]),), label="two numbers"), Case((np.zeros((7, 7)),), label="a 7x7 map")],
+        reference=_double,
+        hint="Multiply by 2.",
+        solution="def double(x):\n    return x * 2",
+    )
+    options.update(overrides)
+    return Exercise(**options)
+
+
+def test_correct_answers_pass_loop_or_vectorized_list_or_array():
+    q = make_exercise()
+
+    def double_loop(x):
+        out = np.empty_like(x)
+        for index in np.ndindex(x.shape):
+            out[index] = x[index] + x[index]
+        return out
+
+    for answer in (lambda x: x * 2, double_loop, lambda x: (x * 2).tolist(), lambda x: (x * 2).astype(np.float32)):
+        result = q.grade(answer)
+        assert result == CheckResult("correct", "`double` passed all 2 cases.")
+
+
+def test_incorrect_names_the_case_the_input_what_was_expected_and_what_came_back():
+    result = make_exercise().grade(lambda x: x * 3)
+    assert result.status == "incorrect"
+    assert "case 1 of 2, two numbers" in result.message
+    assert "array([1., 2.]" in result.message  # the input
+    assert "index (1,): expected 4, got 6" in result.message  # the worst value, expected vs got
+    assert "(expected [2., 4.]; got [3., 6.])" in result.message
+    assert "2 of 2 values differ" in result.message
+
+
+def test_wrong_shape_is_reported_before_values():
+    result = make_exercise().grade(lambda x: (x * 2)[None])
+    assert result.status == "incorrect"
+    assert "expected shape (2,), got (1, 2)" in result.message
+
+
+def test_not_attempted_for_a_stub_and_for_an_undefined_name():
+    q = make_exercise()
+
+    def stub(x):
+        # YOUR CODE HERE
+        raise NotImplementedError()
+
+    assert q.grade(stub).status == "not_attempted"
+    assert "NotImplementedError" in q.grade(stub).message
+    missing = q.grade(namespace={})
+    assert missing.status == "not_attempted"
+    assert "Define a function named `double`" in missing.message
+
+
+def test_error_reports_type_message_and_case():
+    def broken(x):
+        if x.ndim == 2:
+            raise KeyError("block5_conv3")
+        return x * 2
+
+    result = make_exercise().grade(broken)
+    assert result.status == "error"
+    assert result.message.startswith("KeyError: 'block5_conv3'")
+    assert "case 2 of 2, a 7x7 map" in result.message
+    assert "array of shape (7, 7)" in result.message
+
+
+def test_something_not_callable_is_incorrect():
+    result = make_exercise().grade(42)
+    assert result.status == "incorrect"
+    assert "should be a function" in result.message
+
+
+def test_check_finds_the_function_in_the_callers_globals(capsys):
+    q = make_exercise()
+    namespace = {"q": q, "np": np}
+    exec("def double(x):\n    return x + x\nresult = q.check()", namespace)
+    assert namespace["result"].status == "correct"
+    assert capsys.readouterr().out.startswith("Correct: `double` passed all 2 cases.")
+    exec("def double(x):\n    return x\nresult = q.grade()", namespace)  # grade() looks there too, silently
+    assert namespace["result"].status == "incorrect"
+    assert capsys.readouterr().out == ""
+    exec("result = q.check()", {"q": q})  # nothing named `double` there
+    assert "Not attempted: Define a function named `double`" in capsys.readouterr().out
+
+
+def test_a_function_that_changes_its_input_is_incorrect_and_cannot_corrupt_later_cases():
+    seen = []
+
+    def sneaky(x):
+        seen.append(x.copy())
+        x *= 2  # in place: changes the caller's array
+        return x
+
+    q = make_exercise()
+    result = q.grade(sneaky)
+    assert result.status == "incorrect"
+    assert "changed its input (argument 1)" in result.message
+    assert "x = x.copy()" in result.message
+    # the case's own data is intact: a later, honest answer still passes
+    assert np.array_equal(q.cases[0].args[0], [1.0, 2.0])
+    assert q.grade(lambda x: x * 2).status == "correct"
+    assert np.array_equal(seen[0], [1.0, 2.0])
+
+
+def test_keyword_and_dict_inputs_are_copied_too():
+    q = make_exercise(func_name="scale", cases=[Case((), {"item": {"image": np.ones(3)}})],
+                      reference=lambda item: item["image"] * 2)
+
+    def mutates(item):
+        item["image"][0] = 9
+        return item["image"] * 2
+
+    assert "argument `item`" in q.grade(mutates).message
+    assert q.grade(lambda item: item["image"] + item["image"]).status == "correct"
+
+
+def test_lazy_cases_are_built_once_on_first_check():
+    calls = []
+
+    def build():
+        calls.append(1)
+        return [Case((np.arange(3.0),), label="lazy")]
+
+    q = make_exercise(cases=build)
+    assert calls == []  # defining the exercise builds nothing
+    assert q.grade(lambda x: x * 2).status == "correct"
+    assert q.grade(lambda x: x * 2).status == "correct"
+    assert calls == [1]
+
+
+def test_explicit_expected_values_and_expected_none():
+    q = make_exercise(cases=[Case((0.0,), expected=None), Case((1.0,), expected=5.0)],
+                      reference=lambda x: None if x == 0 else 2 * x, compare=none_or(close()))
+    assert q.cases[0].expected.value is None  # computed by the reference: "no answer" is the answer
+    result = q.grade(lambda x: None if x == 0 else 2 * x)
+    assert result.status == "incorrect" and "expected 5, got 2" in result.message
+    assert q.grade(lambda x: None if x == 0 else 5.0).status == "correct"
+
+
+def test_close_messages():
+    compare = close(atol=1e-3)
+    assert compare(np.zeros((7, 7)), np.zeros((7, 7), np.float32)) is None
+    assert compare(np.zeros((7, 7)), np.zeros((1, 7, 7))) == "expected shape (7, 7), got (1, 7, 7)"
+    nan = compare(np.ones((2, 2)), np.array([[1, np.nan], [1, 1]]))
+    assert nan.startswith("your answer contains NaN (1 of 4 values)")
+    assert compare(0.5, float("nan")).startswith("your answer contains NaN;")
+    assert compare(0.5, 0.8) == "expected 0.5, got 0.8"
+    assert compare(0.5, 0.5004) is None
+    assert "got None (did you forget to `return`" in compare(np.ones(3), None)
+    assert compare(np.ones(3), "ones") == "expected [1., 1., 1.], got str 'ones'"
+    assert compare(np.ones(3), [[1, 2], [3]]).startswith("expected [1., 1., 1.], got list")  # ragged
+    big = compare(np.linspace(0, 1, 100), np.linspace(0, 2, 100))
+    assert "99 of 100 values differ" in big and "index (99,): expected 1, got 2" in big
+    assert "expected shape (100,), values in [0, 1]" in big
+
+
+def test_none_or_and_equal_messages():
+    compare = none_or(close())
+    assert compare(None, None) is None
+    assert compare(None, [0.1, 0.2]) == "expected None for this input, got [0.1, 0.2]"
+    assert compare(np.ones(2), None) == "expected array([1., 1.], dtype=float64), got None"
+    assert compare(np.ones(2), [1, 1]) is None
+    assert equal()(3, 3) is None
+    assert equal()("avg_pool", "gap") == "expected 'avg_pool', got 'gap'"
+    assert equal()(np.arange(3), np.arange(4)) == \
+        "expected array([0, 1, 2], dtype=int64), got array([0, 1, 2, 3], dtype=int64)"
+
+
+def test_box_close_messages():
+    compare = box_close(atol=0.01)
+    box = [0.1, 0.2, 0.5, 0.6]
+    assert compare(box, np.array(box) + 0.005) is None
+    assert compare(box, [0.2, 0.1, 0.6, 0.5]).endswith("(x and y swapped? the order is [ymin, xmin, ymax, xmax])")
+    assert compare(box, [0.1, 0.2, 0.5]) == "expected shape (4,) (boxes as [ymin, xmin, ymax, xmax]), got (3,)"
+    assert compare(box, None).startswith("expected [0.1, 0.2, 0.5, 0.6], got None")
+    assert compare(None, box).startswith("expected None")
+    assert compare(box, [0.1, np.nan, 0.5, 0.6]).startswith("your box contains NaN")
+
+
+def test_a_custom_comparator_is_used_and_its_message_shown():
+    def same_sign(expected, got):
+        return None if np.sign(expected) == np.sign(got) else f"expected the sign of {expected}"
+
+    q = make_exercise(cases=[Case((-3.0,))], reference=lambda x: x, compare=same_sign)
+    assert q.grade(lambda x: -1).status == "correct"
+    assert q.grade(lambda x: 1).message == "On case 1 of 1, (-3.0): expected the sign of -3.0."
+
+
+def test_verdicts_are_logged_for_graders():
+    core.results_log(clear=True)
+    q = make_exercise()
+    q.grade(lambda x: x * 2)
+    q.grade(namespace={})
+    log = core.results_log(clear=True)
+    assert [(e["exercise"], e["status"]) for e in log] == [("double it", "correct"), ("double it", "not_attempted")]
+    assert core.results_log() == []
+
+
+def test_hint_and_solution_are_shown(capsys):
+    q = make_exercise()
+    q.hint()
+    q.solution()
+    out = capsys.readouterr().out
+    assert "Hint: Multiply by 2." in out
+    assert "Solution:\n    def double(x):\n        return x * 2" in out
+    assert "def _double(x):" in make_exercise(solution=None).solution_source()  # falls back to the reference
+
+
+def test_html_verdicts_escape_the_message():
+    html = CheckResult("incorrect", "expected <b>1</b>")._repr_html_()
+    assert "&lt;b&gt;1&lt;/b&gt;" in html and "#cf222e" in html and "<b>Incorrect</b>" in html
+
+
+def test_bad_definitions_are_refused_clearly():
+    with pytest.raises(ValueError, match="status must be one of"):
+        CheckResult("maybe")
+    with pytest.raises(TypeError, match=r"Case\(args=\(x,\)\)"):
+        Case(np.ones(3))
+    with pytest.raises(TypeError, match="reference must be the reference function"):
+        make_exercise(reference=None)
+    with pytest.raises(ValueError, match="has no cases"):
+        make_exercise(cases=[]).grade(lambda x: x)
+
+
+def test_the_demo_exercises_accept_their_solutions():
+    from camlab.exercises import ex00
+
+    namespace = {"np": np}
+    for q in ex00.EXERCISES:
+        exec(q.solution_source(), namespace)
+        assert q.grade(namespace[q.func_name]).status == "correct", q.name
+    with np.errstate(invalid="ignore"):
+        zero_division = ex00.q2.grade(lambda cam: np.maximum(cam, 0) / np.maximum(cam, 0).max())
+    assert zero_division.status == "incorrect" and "NaN" in zero_division.message
