@@ -144,6 +144,10 @@ def _canonical(nb):
     return {"cells": cells, "metadata": nb.metadata}
 
 
+_CELL_PARTS = {"cell_type": "cell type differs", "source": "source differs", "metadata": "metadata differs",
+               "outputs": "outputs differ", "execution_count": "execution count differs"}
+
+
 def _difference(fresh, committed):
     a, b = _canonical(fresh), _canonical(committed)
     if a["metadata"] != b["metadata"]:
@@ -151,9 +155,9 @@ def _difference(fresh, committed):
     if len(a["cells"]) != len(b["cells"]):
         return f"{len(b['cells'])} cells, expected {len(a['cells'])}"
     for index, (x, y) in enumerate(zip(a["cells"], b["cells"])):
-        for key in ("cell_type", "source", "metadata", "outputs", "execution_count"):
+        for key, what in _CELL_PARTS.items():
             if x.get(key) != y.get(key):
-                return f"cell {index}: {key.replace('_', ' ')} differs"
+                return f"cell {index}: {what}"
     return None
 
 

@@ -1,0 +1,186 @@
+"""Student notebooks from the solution source, the sync check, the release, and executing notebooks."""
+import copy
+
+import nbformat
+import pytest
+from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output, new_raw_cell
+
+from camlab import course
+from camlab.course import MarkerError, make_student, out_of_sync, release_main, strip_tf_noise, student_main
+from camlab.paths import notebooks_dir
+
+META = {"id": "00_demo", "exercises": "camlab.exercises.ex00", "version": "0.1.0"}
+
+
+def solution_notebook():
+    nb = new_notebook(metadata={"camlab": dict(META), "kernelspec": {"name": "python3", "display_name": "Python 3",
+                                                                   "language": "python"}})
+    nb.cells = [
+        new_code_cell("import camlab; camlab.require('0.1.0')", metadata={"tags": ["nbval-ignore-output"]},
+                      execution_count=1, outputs=[new_output("stream", name="stderr", text="noise\n")]),
+        new_code_cell("import numpy as np\n\ndef clip01(x):\n    \"\"\"Clip.\"\"\"\n    ### BEGIN SOLUTION\n"
+                      "    y = np.asarray(x)\n    return np.clip(y, 0, 1)\n    ### END SOLUTION\n\nq1.check()",
+                      execution_count=2, outputs=[new_output("stream", name="stdout", text="Correct\n")],
+                      metadata={"execution": {"iopub.execute_input": "2026-01-01T00:00:00Z"}}),
+        new_markdown_cell("Why clip?\n\n<!-- BEGIN SOLUTION -->\nBecause maps live in [0, 1].\n"
+                          "<!-- END SOLUTION -->\n\nNext."),
+        new_code_cell("### BEGIN SOLUTION\nanswer = 42\n### END SOLUTION", execution_count=3),
+        new_raw_cell("### BEGIN SOLUTION (raw cells are left alone)"),
+    ]
+    return nb
+
+
+def test_make_student_stubs_solutions_at_the_markers_indentation():
+    student = make_student(solution_notebook())
+    assert student.cells[1].source == ('import numpy as np\n\ndef clip01(x):\n    """Clip."""\n'
+                                       "    # YOUR CODE HERE\n    raise NotImplementedError()\n\nq1.check()")
+    assert student.cells[2].source == "Why clip?\n\n*Your answer here.*\n\nNext."
+    assert student.cells[3].source == "# YOUR CODE HERE\nraise NotImplementedError()"
+    assert student.cells[4].source == "### BEGIN SOLUTION (raw cells are left alone)"
+
+
+def test_make_student_clears_outputs_keeps_metadata_and_leaves_its_input_alone():
+    nb = solution_notebook()
+    before = copy.deepcopy(nb)
+    student = make_student(nb)
+    assert nb == before
+    for cell in student.cells:
+        if cell.cell_type == "code":
+            assert cell.outputs == [] and cell.execution_count is None
+        assert "execution" not in cell.metadata
+    assert student.cells[0].metadata == {"tags": ["nbval-ignore-output"]}
+    assert student.metadata["camlab"] == {**META, "student": True}
+    assert student.metadata["kernelspec"]["name"] == "python3"
+    nbformat.validate(student)
+
+
+@pytest.mark.parametrize("source, message", [
+    ("### BEGIN SOLUTION\nx = 1\n", r"'### BEGIN SOLUTION' at line 1 is never closed"),
+    ("x = 1\n### END SOLUTION", r"'### END SOLUTION' at line 2 without a '### BEGIN SOLUTION'"),
+    ("### BEGIN SOLUTION\n  ### BEGIN SOLUTION\n### END SOLUTION\n### END SOLUTION",
+     r"nested '### BEGIN SOLUTION' at line 2 \(the block opened at line 1"),
+])
+def test_unbalanced_or_nested_markers_name_the_notebook_and_cell(source, message):
+    nb = solution_notebook()
+    nb.cells.insert(2, new_code_cell(source))
+    with pytest.raises(MarkerError, match=r"^04_cam\.ipynb, cell 2 \(code, .*" + message):
+        make_student(nb, name="04_cam.ipynb")
+
+
+def test_unclosed_markdown_marker_is_an_error():
+    nb = new_notebook(cells=[new_markdown_cell("<!-- BEGIN SOLUTION -->\nanswer")])
+    with pytest.raises(MarkerError, match=r"cell 0 \(markdown.*'<!-- BEGIN SOLUTION -->' at line 1 is never closed"):
+        make_student(nb)
+
+
+def write_course(folder):
+    folder.mkdir(parents=True, exist_ok=True)
+    nbformat.write(solution_notebook(), str(folder / "00_demo.ipynb"))
+    other = solution_notebook()
+    other.metadata["camlab"]["id"] = "01_more"
+    nbformat.write(other, str(folder / "01_more.ipynb"))
+    nbformat.write(new_notebook(), str(folder / "scratch.ipynb"))  # not numbered: not part of the course
+    return folder
+
+
+def test_student_command_writes_checks_and_reports_out_of_sync(tmp_path, capsys):
+    solutions = write_course(tmp_path / "notebooks")
+    student_dir = solutions / "student"
+    assert {name for name, _ in out_of_sync(solutions, student_dir)} == {"00_demo.ipynb", "01_more.ipynb"}
+    assert student_main(["--check", "--solutions", str(solutions)]) == 1
+    assert "00_demo.ipynb: missing" in capsys.readouterr().err
+
+    assert student_main(["--solutions", str(solutions)]) == 0
+    assert sorted(p.name for p in student_dir.iterdir()) == ["00_demo.ipynb", "01_more.ipynb"]
+    assert out_of_sync(solutions, student_dir) == []
+    assert student_main(["--check", "--solutions", str(solutions)]) == 0
+
+    # an author edits a solution without regenerating: the check notices, and names the cell
+    nb = nbformat.read(str(solutions / "00_demo.ipynb"), as_version=4)
+    nb.cells[2].source += "\nMore text."
+    nbformat.write(nb, str(solutions / "00_demo.ipynb"))
+    assert out_of_sync(solutions, student_dir) == [("00_demo.ipynb", "cell 2: source differs")]
+    # a learner-visible output left in a student notebook is a difference too
+    student = nbformat.read(str(student_dir / "01_more.ipynb"), as_version=4)
+    student.cells[1].outputs = [new_output("stream", text="solution output\n")]
+    nbformat.write(student, str(student_dir / "01_more.ipynb"))
+    # a student notebook whose solution is gone is stale
+    nbformat.write(new_notebook(), str(student_dir / "07_gone.ipynb"))
+    assert out_of_sync(solutions, student_dir) == [("00_demo.ipynb", "cell 2: source differs"),
+                                                   ("01_more.ipynb", "cell 1: outputs differ"),
+                                                   ("07_gone.ipynb", "no solution notebook")]
+    assert student_main(["--solutions", str(solutions)]) == 0
+    assert out_of_sync(solutions, student_dir) == []
+    assert not (student_dir / "07_gone.ipynb").exists()
+
+
+def test_student_command_refuses_bad_markers_and_writes_nothing(tmp_path, capsys):
+    solutions = write_course(tmp_path / "notebooks")
+    nb = nbformat.read(str(solutions / "01_more.ipynb"), as_version=4)
+    nb.cells.append(new_code_cell("### END SOLUTION"))
+    nbformat.write(nb, str(solutions / "01_more.ipynb"))
+    assert student_main(["--solutions", str(solutions)]) == 2
+    assert "01_more.ipynb, cell 5" in capsys.readouterr().err
+    assert not (solutions / "student").exists()
+
+
+def test_student_notebooks_in_sync():
+    """The committed notebooks/student/ must equal what `python -m camlab student` generates (run it to fix)."""
+    problems = out_of_sync(notebooks_dir(), notebooks_dir() / "student")
+    assert problems == [], "out of sync (run `python -m camlab student`): " + "; ".join(
+        f"{name}: {reason}" for name, reason in problems)
+
+
+def test_release_writes_student_notebooks_and_the_instructor_readme(tmp_path, capsys):
+    solutions = write_course(tmp_path / "notebooks")
+    out = tmp_path / "release"
+    assert release_main(["--out", str(out), "--solutions", str(solutions)]) == 0
+    assert sorted(p.name for p in out.iterdir()) == ["00_demo.ipynb", "01_more.ipynb", "INSTRUCTOR_README.md"]
+    released = nbformat.read(str(out / "00_demo.ipynb"), as_version=4)
+    assert "raise NotImplementedError()" in released.cells[1].source
+    assert "np.clip(y, 0, 1)" not in "".join(cell.source for cell in released.cells)
+    assert released.metadata["camlab"]["student"] is True
+    readme = (out / "INSTRUCTOR_README.md").read_text()
+    for needed in ("python -m camlab grade", "one folder per learner", "results.csv", "not_attempted",
+                   "runs the learners' code", "container", "unprivileged user", "no network"):
+        assert needed in readme.replace("**", ""), needed
+
+    capsys.readouterr()
+    assert release_main(["--out", str(out), "--solutions", str(solutions)]) == 2
+    refused = capsys.readouterr().err
+    assert "is not empty" in refused and "pass --force" in refused
+    assert release_main(["--out", str(out), "--solutions", str(solutions), "--force"]) == 0
+    assert release_main(["--out", str(tmp_path / "r2"), "--solutions", str(tmp_path / "none")]) == 2
+    assert "no numbered notebooks" in capsys.readouterr().err
+
+
+def test_strip_tf_noise_keeps_everything_else():
+    text = ("WARNING: All log messages before absl::InitializeLog() is called are written to STDERR\n"
+            "I0000 00:00:1795296159.755170    6525 port.cc:153] oneDNN custom operations are on.\n"
+            "E0000 00:00:1795296162.558638    6525 cuda_platform.cc:52] failed call to cuInit: UNKNOWN ERROR (303)\n"
+            "W0000 00:00:1795296162.558638    6525 gpu_device.cc:2342] Cannot dlopen some GPU libraries.\n"
+            "To enable the following instructions: AVX2 FMA, in other operations, rebuild TensorFlow with the "
+            "appropriate compiler flags.\n"
+            "Epoch 1/3 - a real warning from the lesson\n"
+            "I0000 is not a log line\n")
+    assert strip_tf_noise(text) == "Epoch 1/3 - a real warning from the lesson\nI0000 is not a log line\n"
+
+
+@pytest.mark.slow
+def test_execute_notebook_stores_outputs_and_drops_tf_noise(tmp_path):
+    nb = new_notebook(metadata={"camlab": dict(META)})
+    nb.cells = [
+        new_code_cell("import sys, os\nprint('W0000 00:00:1.5  12 gpu_device.cc:2342] noise', file=sys.stderr)\n"
+                      "print('kept warning', file=sys.stderr)\nprint(os.path.basename(os.getcwd()))"),
+        new_code_cell("import sys; print('I0000 00:00:17.0  9 port.cc:153] only noise', file=sys.stderr); 6 * 7"),
+    ]
+    (tmp_path / "run_here").mkdir()
+    path = tmp_path / "nb.ipynb"
+    nbformat.write(nb, str(path))
+    course.execute_notebook(path, timeout=60, cwd=tmp_path / "run_here")
+    done = nbformat.read(str(path), as_version=4)
+    first, second = done.cells[0].outputs, done.cells[1].outputs
+    assert sorted((o.output_type, o.get("name"), o.get("text")) for o in first) == [
+        ("stream", "stderr", "kept warning\n"), ("stream", "stdout", "run_here\n")]
+    assert [o.output_type for o in second] == ["execute_result"] and second[0].data["text/plain"] == "42"
+    assert course.execute_main([str(tmp_path / "missing.ipynb")]) == 1
