@@ -97,7 +97,7 @@ def area(boxes):
     return (boxes[..., 2] - boxes[..., 0]) * (boxes[..., 3] - boxes[..., 1])
 
 
-def _iou_unchecked(a, b):
+def iou_unchecked(a, b):
     """IoU(a, b) = |a & b| / (|a| + |b| - |a & b|), broadcast over (..., 4); 0 where the union is empty."""
     inter_h = np.clip(np.minimum(a[..., 2], b[..., 2]) - np.maximum(a[..., 0], b[..., 0]), 0.0, None)
     inter_w = np.clip(np.minimum(a[..., 3], b[..., 3]) - np.maximum(a[..., 1], b[..., 1]), 0.0, None)
@@ -115,7 +115,7 @@ def iou(a, b):
     """
     a, b = check_boxes(a, "box a"), check_boxes(b, "box b")
     try:
-        out = _iou_unchecked(a, b)
+        out = iou_unchecked(a, b)
     except ValueError:
         raise ValueError(f"box arrays of shapes {a.shape} and {b.shape} do not broadcast; use pairwise_iou "
                          f"for every pair of an (N, 4) and an (M, 4) array.") from None
@@ -128,7 +128,7 @@ def pairwise_iou(boxes_a, boxes_b):
     a, b = (x[None, :] if x.ndim == 1 else x for x in (a, b))  # a single box is a list of one
     if a.ndim != 2 or b.ndim != 2:
         raise ValueError(f"pairwise_iou takes (N, 4) and (M, 4) arrays; got {a.shape} and {b.shape}.")
-    return _iou_unchecked(a[:, None, :], b[None, :, :])
+    return iou_unchecked(a[:, None, :], b[None, :, :])
 
 
 def xywh_to_minmax(boxes):
