@@ -1,0 +1,175 @@
+"""Pictures of maps: heat-map overlays, boxes drawn on images, and side-by-side comparisons.
+
+Every function returns a new uint8 RGB image (or a Matplotlib figure) and leaves its inputs untouched.
+Images may be uint8 or float in [0, 1]; gray (H, W) or (H, W, 1), RGB, or RGBA (alpha is dropped).
+"""
+import cv2
+import matplotlib
+import numpy as np
+
+from camlab import boxes as _boxes
+
+__all__ = ["as_rgb_uint8", "overlay", "visualize_cam_on_image", "draw_boxes", "compare_maps", "PALETTE"]
+
+# Box colours in order (RGB): Matplotlib's "tab10", which stays distinguishable on most images.
+PALETTE = [tuple(int(round(255 * c)) for c in rgb) for rgb in matplotlib.colormaps["tab10"].colors]
+GT_COLOR = (255, 255, 255)
+
+
+def as_rgb_uint8(image):
+    """A copy of ``image`` as uint8 RGB (H, W, 3).
+
+    uint8 is kept; floats must lie in [0, 1] and are scaled by 255; other integer types must lie in 0..255.
+    Gray images are repeated into three channels, an alpha channel is dropped.
+    """
+    arr = np.asarray(image)
+    if arr.ndim == 3 and arr.shape[-1] in (1, 3, 4):
+        arr = arr[..., :3] if arr.shape[-1] != 1 else arr[..., 0]
+    if arr.ndim == 2:
+        arr = np.repeat(arr[..., None], 3, axis=-1)
+    if arr.ndim != 3 or arr.shape[-1] != 3 or arr.shape[0] == 0 or arr.shape[1] == 0:
+        raise ValueError(f"image must be (H, W), (H, W, 1), (H, W, 3) or (H, W, 4); got shape {np.shape(image)}.")
+    if arr.dtype == np.uint8:
+        return arr.copy()
+    if np.issubdtype(arr.dtype, np.floating):
+        if not np.all(np.isfinite(arr)):
+            raise ValueError("image contains NaN or infinite values.")
+        if arr.min() < 0 or arr.max() > 1:
+            raise ValueError(f"a float image must lie in [0, 1]; got values in [{arr.min():.3g}, {arr.max():.3g}]. "
+                             f"For 0..255 values, pass image.astype(np.uint8) (or divide by 255).")
+        return np.rint(arr * 255).astype(np.uint8)
+    if np.issubdtype(arr.dtype, np.integer) or arr.dtype == bool:
+        if arr.min() < 0 or arr.max() > 255:
+            raise ValueError(f"an integer image must lie in 0..255; got values in [{arr.min()}, {arr.max()}].")
+        return (arr * 255 if arr.dtype == bool else arr).astype(np.uint8)
+    raise ValueError(f"image has an unsupported dtype {arr.dtype}; use uint8 or float in [0, 1].")
+
+
+def _unit_map(cam):
+    """The map as float32 in [0, 1]: kept when already inside, else min-max normalized (a constant map -> 0)."""
+    cam = _boxes.check_map(cam)
+    low, high = float(cam.min()), float(cam.max())
+    if low >= 0 and high <= 1:
+        return cam
+    return (cam - low) / (high - low) if high > low else np.zeros_like(cam)
+
+
+def _check_alpha(alpha):
+    if not np.isscalar(alpha) or not 0.0 <= float(alpha) <= 1.0:
+        raise ValueError(f"alpha must be a number in [0, 1]; got {alpha!r}.")
+    return float(alpha)
+
+
+def overlay(image, cam, alpha=0.5, colormap="jet"):
+    """The map drawn over the image as a heat map: uint8 RGB at the image's size.
+
+    out = (1 - alpha) * image + alpha * colormap(cam), the map resized (bilinear) to the image. A map already in
+    [0, 1] (camlab's maps are) is coloured as is; any other range is min-max normalized first.
+    """
+    rgb = as_rgb_uint8(image)
+    alpha = _check_alpha(alpha)
+    try:
+        cmap = matplotlib.colormaps[colormap]
+    except KeyError:
+        raise ValueError(f"Unknown colormap {colormap!r}; use a Matplotlib name such as 'jet', 'viridis' or "
+                         f"'inferno'.") from None
+    unit = cv2.resize(_unit_map(cam), (rgb.shape[1], rgb.shape[0]), interpolation=cv2.INTER_LINEAR)
+    heat = cmap(np.clip(unit, 0.0, 1.0))[..., :3] * 255.0
+    return np.rint((1.0 - alpha) * rgb + alpha * heat).astype(np.uint8)
+
+
+def visualize_cam_on_image(src1, src2, alpha=0.5):
+    """The lesson's blend: ``alpha * src1 + (1 - alpha) * src2`` (``cv2.addWeighted``), same shape and dtype."""
+    a, b = np.asarray(src1), np.asarray(src2)
+    alpha = _check_alpha(alpha)
+    if a.shape != b.shape or a.dtype != b.dtype:
+        raise ValueError(f"src1 and src2 must have the same shape and dtype to be blended; got {a.shape} {a.dtype} "
+                         f"and {b.shape} {b.dtype}. (A map as a 3-channel uint8 image: "
+                         f"np.stack([cam * 255] * 3, axis=-1).astype(np.uint8).)")
+    return cv2.addWeighted(a, alpha, b, 1.0 - alpha, 0.0)
+
+
+def _box_list(found):
+    """One box, (K, 4) boxes, or a list of boxes where None entries (no box found) are skipped."""
+    if found is None:
+        return []
+    if isinstance(found, np.ndarray) and found.ndim == 1 or (
+            not isinstance(found, np.ndarray) and len(found) == 4 and all(np.isscalar(v) for v in found)):
+        return [found]
+    return list(found)
+
+
+def draw_boxes(image, boxes, colors=None, labels=None, thickness=2):
+    """Normalized ``[ymin, xmin, ymax, xmax]`` boxes drawn on a uint8 RGB copy of ``image``.
+
+    ``boxes``: one box, (K, 4) boxes, or a list (None entries, e.g. ``cam_to_bbox`` finding nothing, are
+    skipped but keep their colour and label slot). ``colors``: RGB tuples, one for all or one per box
+    (default: ``PALETTE`` in order). ``labels``: optional text per box, written at its top-left corner.
+    """
+    out = as_rgb_uint8(image)
+    entries = _box_list(boxes)
+    if colors is None:
+        colors = [PALETTE[k % len(PALETTE)] for k in range(len(entries))]
+    elif len(colors) in (3, 4) and all(np.isscalar(c) for c in colors):
+        colors = [tuple(colors)] * len(entries)
+    if len(colors) != len(entries) or (labels is not None and len(labels) != len(entries)):
+        raise ValueError(f"Got {len(entries)} boxes, {len(colors)} colours and "
+                         f"{'no' if labels is None else len(labels)} labels: give one colour (or one per box) "
+                         f"and one label per box.")
+    if int(thickness) != thickness or thickness < 1:
+        raise ValueError(f"thickness must be a positive int; got {thickness!r}.")
+    scale = max(0.3, min(out.shape[:2]) / 400.0)
+    for k, (found, color) in enumerate(zip(entries, colors)):
+        if found is None:
+            continue
+        rect = _boxes.minmax_to_rect(found, out.shape)
+        color = tuple(int(c) for c in color[:3])
+        cv2.rectangle(out, tuple(rect[0].tolist()), tuple(rect[2].tolist()), color, int(thickness))
+        if labels is not None and labels[k]:
+            x, y = int(rect[0][0]), int(rect[0][1])
+            (_, text_h), _ = cv2.getTextSize(str(labels[k]), cv2.FONT_HERSHEY_SIMPLEX, scale, 1)
+            origin = (x + 2, y - 3) if y - 3 - text_h >= 0 else (x + 2, y + text_h + 3)
+            cv2.putText(out, str(labels[k]), origin, cv2.FONT_HERSHEY_SIMPLEX, scale, color, 1, cv2.LINE_AA)
+    return out
+
+
+def compare_maps(image, maps, boxes=None, gt_box=None, alpha=0.5, colormap="jet", threshold=None,
+                 figsize=None, ncols=None):
+    """A side-by-side figure: the image (with ``gt_box`` in white), then one overlay per map, titled by name.
+
+    ``maps``: ``{name: map}``. Boxes on the overlays: ``boxes={name: box}``, or ``threshold=t`` to take each
+    map's ``cam_to_bbox(map, t)``; with ``gt_box`` too, each title adds the box's IoU. Returns the
+    ``matplotlib.figure.Figure`` (one row, or ``ncols`` per row).
+    """
+    import matplotlib.pyplot as plt
+
+    if not isinstance(maps, dict) or not maps:
+        raise ValueError("maps must be a non-empty dict {name: map}, e.g. {'CAM': cam, 'Grad-CAM': grad}.")
+    if boxes is not None and threshold is not None:
+        raise ValueError("Give boxes or threshold, not both.")
+    if threshold is not None:
+        boxes = {name: _boxes.cam_to_bbox(cam, threshold) for name, cam in maps.items()}
+    boxes = boxes or {}
+    unknown = set(boxes) - set(maps)
+    if unknown:
+        raise ValueError(f"boxes has names that are not in maps: {sorted(unknown)}.")
+    panels = 1 + len(maps)
+    ncols = panels if ncols is None else int(ncols)
+    nrows = -(-panels // ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=figsize or (3.2 * ncols, 3.3 * nrows), squeeze=False)
+    gt = [] if gt_box is None else [gt_box]
+    pictures = [("image", draw_boxes(image, gt, colors=[GT_COLOR] * len(gt)))]
+    for k, (name, cam) in enumerate(maps.items()):
+        shown, title, found = overlay(image, cam, alpha, colormap), str(name), boxes.get(name)
+        if found is not None:
+            shown = draw_boxes(shown, gt + [found], colors=[GT_COLOR] * len(gt) + [PALETTE[k % len(PALETTE)]])
+            if gt:
+                title += f"  IoU {_boxes.iou(found, gt_box):.2f}"
+        pictures.append((title, shown))
+    for ax, (title, picture) in zip(axes.flat, pictures):
+        ax.imshow(picture)
+        ax.set_title(title, fontsize=10)
+    for ax in axes.flat:
+        ax.axis("off")
+    fig.tight_layout()
+    return fig
