@@ -1,0 +1,170 @@
+"""Exercises of notebook 04_cam: a class activation map from a feature map and the Dense weights.
+
+- ``q1``: ``cam_from_features(features, weights, class_index)`` - one image: features ``A`` (h, w, K), the
+  Dense kernel ``W`` (K, C) -> ``M_c = ReLU(sum_k W[k, c] A_k) / max`` (h, w) in [0, 1]; an all-zero map stays 0.
+- ``q2``: ``cam_batch(features, weights, class_indices)`` - the same for a batch (N, h, w, K), one class per
+  image, each map divided by its own maximum.
+- ``q3``: ``upsample_cam(cam, height, width)`` - bilinear resize of a map to the image's (height, width).
+
+The references are the formulas of ``camlab.cam``'s engine (``_combine`` with CAM's weights, then its bilinear
+resize), written with NumPy and OpenCV on plain arrays; the tests check them against the engine on a real model.
+"""
+import cv2
+import numpy as np
+
+from camlab.exercises.core import Case, Exercise, close
+
+NOTEBOOK = "04_cam"
+
+
+# ----------------------------------------------------------------------------------------------------------
+# References
+
+def _cam_from_features(features, weights, class_index):
+    """``M_c(x, y) = ReLU(sum_k W[k, c] A_k(x, y))``, divided by its maximum (a map with no positive value is 0)."""
+    features = np.asarray(features, np.float32)
+    weights = np.asarray(weights, np.float32)
+    cam = np.maximum(features @ weights[:, class_index], 0.0)
+    peak = cam.max()
+    return cam / peak if peak > 0 else np.zeros_like(cam)
+
+
+def _cam_batch(features, weights, class_indices):
+    """Per image n: ``ReLU(sum_k W[k, c_n] A_nk) / max`` -> (N, h, w); each map has its own maximum."""
+    features = np.asarray(features, np.float32)
+    columns = np.asarray(weights, np.float32)[:, np.asarray(class_indices)].T  # (N, K): one column per image
+    cams = np.maximum(np.einsum("nhwk,nk->nhw", features, columns), 0.0)
+    peaks = cams.max(axis=(1, 2), keepdims=True)
+    return np.divide(cams, peaks, out=np.zeros_like(cams), where=peaks > 0)
+
+
+def _upsample_cam(cam, height, width):
+    """Bilinear resize to (height, width). OpenCV's size argument is (width, height)."""
+    return cv2.resize(np.asarray(cam, np.float32), (width, height), interpolation=cv2.INTER_LINEAR)
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Cases: each one makes a typical mistake visible.
+
+def _rng(seed):
+    return np.random.default_rng(seed)
+
+
+def _mixed_features(seed, shape=(5, 7, 6), classes=4):
+    """Non-negative features (they come out of a ReLU) and weights of both signs: the map has negative parts."""
+    rng = _rng(seed)
+    features = np.maximum(rng.normal(0.3, 1.0, shape), 0.0).astype(np.float32)
+    weights = rng.normal(0.0, 1.0, (shape[-1], classes)).astype(np.float32)
+    return features, weights
+
+
+def _q1_cases():
+    f, w = _mixed_features(0)
+    positive_f = _rng(1).uniform(0.5, 1.0, (4, 4, 3)).astype(np.float32)
+    positive_w = _rng(2).uniform(0.1, 1.0, (3, 5)).astype(np.float32)
+    negative_w = -np.abs(_rng(3).normal(1.0, 0.2, (6, 4))).astype(np.float32)
+    negative_w[:, 2] = np.abs(negative_w[:, 2])
+    return [
+        Case((f, w, 1), label="a 5x7 map with K=6 channels, C=4 classes, class 1"),
+        Case((f, w, 3), label="the same features, class 3 (a different column of the weights)"),
+        Case((positive_f, positive_w, 4),
+             label="all features and weights positive (the map's minimum is above 0)"),
+        Case((f, negative_w, 0), label="every weight of class 0 negative (no positive evidence at all)"),
+        Case((np.zeros((3, 5, 6), np.float32), w, 2), label="an all-zero feature map"),
+        Case((f[:1, :1], w, 0), label="a 1x1 feature map"),
+    ]
+
+
+def _q2_cases():
+    f, w = _mixed_features(4, shape=(3, 4, 5, 6), classes=4)
+    f[1] *= 10.0  # image 1's map is ten times larger: one maximum for the whole batch would flatten the others
+    single_f, single_w = _mixed_features(5, shape=(1, 6, 6, 8), classes=3)
+    with_zero = f.copy()
+    with_zero[2] = 0.0
+    return [
+        Case((f, w, np.array([0, 1, 3])), label="3 images, one class each (0, 1, 3), image 1 ten times brighter"),
+        Case((f, w, np.array([2, 2, 2])), label="3 images, all for class 2"),
+        Case((single_f, single_w, np.array([1])), label="a batch of one image"),
+        Case((with_zero, w, np.array([3, 0, 1])), label="3 images, the last one all zeros"),
+    ]
+
+
+def _q3_cases():
+    rng = _rng(6)
+    ramp = np.outer(np.linspace(0, 1, 4), np.linspace(1, 0.5, 6)).astype(np.float32)
+    return [
+        Case((ramp, 20, 30), label="a 4x6 map to height=20, width=30"),
+        Case((rng.uniform(0, 1, (7, 7)).astype(np.float32), 112, 150),
+             label="a 7x7 map to height=112, width=150 (not square: height and width must not be swapped)"),
+        Case((rng.uniform(0, 1, (12, 12)).astype(np.float32), 96, 96), label="a 12x12 map to 96x96"),
+        Case((np.zeros((3, 3), np.float32), 9, 5), label="an all-zero 3x3 map to height=9, width=5"),
+    ]
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Solutions as the learner would write them (what ``q.solution()`` shows).
+
+CAM_FROM_FEATURES_SOLUTION = '''\
+def cam_from_features(features, weights, class_index):
+    cam = features @ weights[:, class_index]  # (h, w, K) @ (K,) -> (h, w): sum_k w_k^c A_k
+    cam = np.maximum(cam, 0)                   # ReLU: keep only positive evidence for the class
+    peak = cam.max()
+    return cam / peak if peak > 0 else np.zeros_like(cam)  # an all-zero map stays zero
+'''
+
+CAM_BATCH_SOLUTION = '''\
+def cam_batch(features, weights, class_indices):
+    columns = weights[:, class_indices].T                          # (N, K): the column of each image's class
+    cams = np.einsum("nhwk,nk->nhw", features, columns)           # sum_k w_k^c A_k, per image
+    cams = np.maximum(cams, 0)
+    peaks = cams.max(axis=(1, 2), keepdims=True)                   # one maximum per image
+    return np.divide(cams, peaks, out=np.zeros_like(cams), where=peaks > 0)
+'''
+
+UPSAMPLE_CAM_SOLUTION = '''\
+def upsample_cam(cam, height, width):
+    return cv2.resize(cam, (width, height), interpolation=cv2.INTER_LINEAR)  # OpenCV wants (width, height)
+'''
+
+q1 = Exercise(
+    name="CAM of one image",
+    func_name="cam_from_features",
+    cases=_q1_cases,
+    reference=_cam_from_features,
+    hint=("The weights of class c are the column weights[:, c] (K values). `features @ column` sums "
+          "w_k * A_k over the channel axis. Then np.maximum(cam, 0), and divide by cam.max() only when it is > 0."),
+    solution=CAM_FROM_FEATURES_SOLUTION,
+    compare=close(atol=1e-5),
+    description=("Write `cam_from_features(features, weights, class_index)`: features (h, w, K), weights (K, C) "
+                 "-> ReLU(sum_k weights[k, class_index] * features[..., k]) divided by its maximum; (h, w) in "
+                 "[0, 1], all zeros when nothing is positive."),
+)
+
+q2 = Exercise(
+    name="CAM of a batch",
+    func_name="cam_batch",
+    cases=_q2_cases,
+    reference=_cam_batch,
+    hint=("weights[:, class_indices] picks one column per image: shape (K, N). np.einsum('nhwk,nk->nhw', ...) "
+          "weighs and sums per image. Take the maximum over axes (1, 2) with keepdims=True so each image is "
+          "divided by its own maximum; np.divide(..., where=peaks > 0) keeps zero maps at zero."),
+    solution=CAM_BATCH_SOLUTION,
+    compare=close(atol=1e-5),
+    description=("Write `cam_batch(features, weights, class_indices)`: features (N, h, w, K), weights (K, C), "
+                 "class_indices (N,) -> (N, h, w), each map ReLU'd and divided by its own maximum."),
+)
+
+q3 = Exercise(
+    name="CAM at the image's size",
+    func_name="upsample_cam",
+    cases=_q3_cases,
+    reference=_upsample_cam,
+    hint=("cv2.resize(cam, (width, height), interpolation=cv2.INTER_LINEAR) - OpenCV takes the size as "
+          "(width, height), NumPy shapes are (height, width). tf.image.resize(cam[..., None], (height, width)) "
+          "gives the same values."),
+    solution=UPSAMPLE_CAM_SOLUTION,
+    compare=close(atol=1e-4),
+    description="Write `upsample_cam(cam, height, width)`: bilinear resize of an (h, w) map to (height, width).",
+)
+
+EXERCISES = [q1, q2, q3]

@@ -1,0 +1,175 @@
+"""Exercises of notebook 05_grad_cam: Grad-CAM's channel weights, its map, and the whole method on a model.
+
+- ``q1``: ``channel_weights(gradients)`` - gradients ``dy^c/dA`` (N, h, w, K) -> ``alpha`` (N, K): the spatial
+  mean per image and channel (not over the batch axis).
+- ``q2``: ``grad_cam_from_weights(activations, weights)`` - ``A`` (N, h, w, K) and ``alpha`` (N, K) ->
+  ``ReLU(sum_k alpha_k A_k)`` divided by each map's own maximum (N, h, w); an all-zero map stays 0.
+- ``q3``: ``compute_grad_cam(model, images, class_indices, layer_name)`` - the whole method with
+  ``tf.GradientTape`` on a Keras model ending in ``avg_pool`` -> ``predictions``: the gradient of the
+  pre-softmax score (the logit) of each image's class, at the layer's resolution (N, h, w).
+
+The reference of ``q3`` is camlab's own ``camlab.cam.grad_cam``; ``q1`` and ``q2`` are its two steps
+(``_grad_cam_weights`` and ``_combine``) written with NumPy on plain arrays.
+"""
+import numpy as np
+
+from camlab.exercises.core import Case, Exercise, close
+
+NOTEBOOK = "05_grad_cam"
+
+
+# ----------------------------------------------------------------------------------------------------------
+# References
+
+def _channel_weights(gradients):
+    """``alpha_k^c = 1/(h w) sum_ij dy^c/dA_k^ij`` per image: mean over the two spatial axes -> (N, K)."""
+    return np.asarray(gradients, np.float32).mean(axis=(1, 2))
+
+
+def _grad_cam_from_weights(activations, weights):
+    """``ReLU(sum_k alpha_k A_k)`` per image, divided by that map's maximum (a map with no positive value is 0)."""
+    activations = np.asarray(activations, np.float32)
+    maps = np.maximum(np.einsum("nhwk,nk->nhw", activations, np.asarray(weights, np.float32)), 0.0)
+    peaks = maps.max(axis=(1, 2), keepdims=True)
+    return np.divide(maps, peaks, out=np.zeros_like(maps), where=peaks > 0)
+
+
+def _compute_grad_cam(model, images, class_indices, layer_name):
+    """camlab's Grad-CAM at the layer's own resolution, one class per image."""
+    from camlab.cam import grad_cam
+
+    return grad_cam(model, images, class_index=np.asarray(class_indices), layer=layer_name)
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Cases
+
+def _rng(seed):
+    return np.random.default_rng(seed)
+
+
+def _q1_cases():
+    rng = _rng(10)
+    batch = rng.normal(0.0, 1.0, (3, 4, 5, 6)).astype(np.float32)
+    batch[1] += 2.0  # images differ: a mean over the batch axis is visibly wrong
+    return [
+        Case((batch,), label="gradients of 3 images, 4x5 positions, 6 channels"),
+        Case((rng.normal(0.0, 1.0, (1, 7, 7, 4)).astype(np.float32),), label="a batch of one image"),
+        Case((rng.normal(0.0, 1.0, (2, 3, 8, 5)).astype(np.float32),), label="2 images, 3x8 positions, 5 channels"),
+        Case((np.zeros((2, 2, 2, 3), np.float32),), label="all-zero gradients"),
+    ]
+
+
+def _q2_cases():
+    rng = _rng(11)
+    a = np.maximum(rng.normal(0.2, 1.0, (3, 5, 6, 4)), 0.0).astype(np.float32)
+    a[0] *= 8.0  # image 0's map is much larger: one maximum for the whole batch would flatten the others
+    alpha = rng.normal(0.0, 1.0, (3, 4)).astype(np.float32)
+    negative = -np.abs(alpha)
+    zero_image = a.copy()
+    zero_image[1] = 0.0
+    return [
+        Case((a, alpha), label="3 images, 5x6 positions, 4 channels, weights of both signs, image 0 brighter"),
+        Case((a, negative), label="every weight negative (no positive evidence anywhere)"),
+        Case((zero_image, alpha), label="image 1's activations all zero"),
+        Case((a[2:], np.abs(alpha[2:])), label="a batch of one image, positive weights (the minimum is above 0)"),
+    ]
+
+
+def _tiny_model(seed):
+    """A small, untrained CAM model (the course's tiny backbone at 32x32): random but fixed weights."""
+    import keras
+
+    from camlab.models import build_cam_model
+
+    keras.utils.set_random_seed(seed)
+    return build_cam_model(5, backbone="tiny", input_shape=(32, 32, 3))
+
+
+def _q3_cases():
+    model = _tiny_model(4)  # a seed whose maps are partly positive at every layer: the ReLU matters
+    rng = _rng(12)
+    images = rng.uniform(0.0, 1.0, (3, 32, 32, 3)).astype(np.float32)
+    return [
+        Case((model, images, np.array([0, 3, 1]), "block3_out"),
+             label="a tiny model, 3 images, classes (0, 3, 1), layer block3_out"),
+        Case((model, images[:2], np.array([3, 3]), "block2_out"),
+             label="the same model, 2 images, class 3, layer block2_out"),
+        Case((model, images[1:2], np.array([0]), "block1_out"), label="one image, class 0, layer block1_out"),
+    ]
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Solutions as the learner would write them (what ``q.solution()`` shows).
+
+CHANNEL_WEIGHTS_SOLUTION = '''\
+def channel_weights(gradients):
+    return gradients.mean(axis=(1, 2))  # axes: 0 = image, 1 and 2 = position, 3 = channel
+'''
+
+GRAD_CAM_FROM_WEIGHTS_SOLUTION = '''\
+def grad_cam_from_weights(activations, weights):
+    maps = np.einsum("nhwk,nk->nhw", activations, weights)  # sum_k alpha_k A_k, per image
+    maps = np.maximum(maps, 0)                               # ReLU
+    peaks = maps.max(axis=(1, 2), keepdims=True)             # one maximum per image
+    return np.divide(maps, peaks, out=np.zeros_like(maps), where=peaks > 0)
+'''
+
+COMPUTE_GRAD_CAM_SOLUTION = '''\
+def compute_grad_cam(model, images, class_indices, layer_name):
+    dense = model.get_layer("predictions")
+    probe = keras.Model(model.input, [model.get_layer(layer_name).output, model.get_layer("avg_pool").output])
+    images = tf.convert_to_tensor(images, tf.float32)
+    with tf.GradientTape() as tape:
+        activations, pooled = probe(images)
+        logits = pooled @ dense.kernel + dense.bias                  # pre-softmax scores y (N, C)
+        scores = tf.gather(logits, class_indices, batch_dims=1)      # y^c for each image's own class
+    gradients = tape.gradient(scores, activations)                   # (N, h, w, K); images do not mix
+    weights = tf.reduce_mean(gradients, axis=(1, 2))                 # per image, over positions
+    maps = tf.nn.relu(tf.einsum("nhwk,nk->nhw", activations, weights))
+    peaks = tf.reduce_max(maps, axis=(1, 2), keepdims=True)
+    return tf.math.divide_no_nan(maps, peaks).numpy()
+'''
+
+q1 = Exercise(
+    name="Grad-CAM channel weights",
+    func_name="channel_weights",
+    cases=_q1_cases,
+    reference=_channel_weights,
+    hint=("The axes are (image, row, column, channel). Average over the rows and columns only: "
+          "gradients.mean(axis=(1, 2)). Axis 0 holds different images - never average over it."),
+    solution=CHANNEL_WEIGHTS_SOLUTION,
+    compare=close(atol=1e-5),
+    description="Write `channel_weights(gradients)`: (N, h, w, K) -> (N, K), the mean over positions per image.",
+)
+
+q2 = Exercise(
+    name="Grad-CAM map from weights",
+    func_name="grad_cam_from_weights",
+    cases=_q2_cases,
+    reference=_grad_cam_from_weights,
+    hint=("np.einsum('nhwk,nk->nhw', activations, weights) weighs and sums the channels of each image. Then "
+          "np.maximum(maps, 0), and divide each map by its own maximum (axis=(1, 2), keepdims=True), "
+          "leaving maps whose maximum is 0 at zero."),
+    solution=GRAD_CAM_FROM_WEIGHTS_SOLUTION,
+    compare=close(atol=1e-5),
+    description=("Write `grad_cam_from_weights(activations, weights)`: (N, h, w, K) and (N, K) -> (N, h, w) in "
+                 "[0, 1]: ReLU of the weighted sum, each map divided by its maximum."),
+)
+
+q3 = Exercise(
+    name="Grad-CAM with GradientTape",
+    func_name="compute_grad_cam",
+    cases=_q3_cases,
+    reference=_compute_grad_cam,
+    hint=("Build keras.Model(model.input, [layer output, avg_pool output]); inside tf.GradientTape compute the "
+          "logits as pooled @ kernel + bias of the 'predictions' layer (not its softmax output) and pick each "
+          "image's class with tf.gather(logits, class_indices, batch_dims=1); tape.gradient(scores, activations) "
+          "gives (N, h, w, K). Then your q1 and q2."),
+    solution=COMPUTE_GRAD_CAM_SOLUTION,
+    compare=close(atol=1e-4, rtol=1e-3),
+    description=("Write `compute_grad_cam(model, images, class_indices, layer_name)`: Grad-CAM maps (N, h, w) "
+                 "at the layer's resolution, from the gradient of each image's class logit."),
+)
+
+EXERCISES = [q1, q2, q3]
