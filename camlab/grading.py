@@ -28,6 +28,7 @@ import html
 import importlib
 import importlib.util
 import json
+import math
 import os
 import re
 import secrets
@@ -36,9 +37,8 @@ import subprocess
 import sys
 import tempfile
 import time
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import asdict, dataclass
-from multiprocessing import get_context
 from pathlib import Path
 
 import nbformat
@@ -231,13 +231,14 @@ async def _run_notebook(nb, module_name, pairs, limits, kernels_dir, work_dir):
     nonce = "CAMLAB-" + secrets.token_hex(16) + ":"
     problems, errors, answers = [], [], {}
     learner_cells = len(nb.cells)
-    state = {"timeout": limits.cell_timeout, "timed_out": set()}
+    state = {"timeout": limits.cell_timeout, "timed_out": set(), "cut": False}
 
     def on_cell_error(cell, cell_index, execute_reply):
         content = execute_reply.get("content", {})
         if content.get("ename") == "CamlabTimeLimit":
             state["timed_out"].add(cell_index)
-            text = f"stopped after {state['timeout']} s (time limit)"
+            text = (f"stopped: the notebook's time limit ({limits.timeout} s) was reached" if state["cut"] else
+                    f"stopped after {state['timeout']} s (time limit)")
         else:
             text = f"{content.get('ename', 'Error')}: {content.get('evalue', '')}"
         if cell_index < learner_cells:
@@ -265,11 +266,16 @@ async def _run_notebook(nb, module_name, pairs, limits, kernels_dir, work_dir):
                     problems.append(f"the notebook's time limit ({limits.timeout} s) was reached at cell {index}; "
                                     f"the remaining cells were not run")
                     break
-                state["timeout"] = max(1, int(min(limits.cell_timeout, left)))
+                state["cut"] = left < limits.cell_timeout  # this cell gets only what is left of the notebook's time
+                state["timeout"] = max(1, math.ceil(min(limits.cell_timeout, left)))
                 phase = f"running cell {index} of the notebook"
                 await client.async_execute_cell(cell, index, execution_count=client.code_cells_executed + 1)
+                if state["cut"] and index in state["timed_out"]:
+                    problems.append(f"the notebook's time limit ({limits.timeout} s) was reached at cell {index}; "
+                                    f"the remaining cells were not run")
+                    break
             phase = "checking the exercises"  # (the learner's functions run here)
-            state["timeout"] = limits.cell_timeout
+            state["timeout"], state["cut"] = limits.cell_timeout, False
             sources = _grading_cells(module_name, pairs, nonce)
             start = len(nb.cells)
             nb.cells.extend(nbformat.v4.new_code_cell(source) for source in sources)
@@ -432,7 +438,9 @@ def grade_folder(submissions, out_dir, jobs=1, limits=None, show_progress=True):
                 graded[learner] = grade_learner(learner, notebooks, catalog, limits, submissions)[1]
                 bar.update(1)
         else:
-            with ProcessPoolExecutor(max_workers=jobs, mp_context=get_context("spawn")) as pool:
+            # threads are enough: each one only waits on its own kernel (a separate process) through its own
+            # event loop; the learners' code never runs in this process
+            with ThreadPoolExecutor(max_workers=jobs) as pool:
                 futures = [pool.submit(grade_learner, learner, notebooks, catalog, limits, submissions)
                            for learner, notebooks in plan.items()]
                 for future in as_completed(futures):

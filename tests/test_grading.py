@@ -1,0 +1,233 @@
+"""The grader on synthetic submissions: correct, partly wrong, stubs, broken and hostile notebooks.
+
+Every notebook uses the demo exercises ``camlab.exercises.ex00`` (``clip01``, ``normalize_map``), so these tests do
+not depend on the course notebooks being written. One grading run (two kernels at a time) is shared by the tests.
+"""
+import hashlib
+import json
+
+import nbformat
+import pytest
+from nbformat.v4 import new_code_cell, new_notebook
+
+from camlab import grading
+from camlab.course import make_student
+
+META = {"camlab": {"id": "00_demo", "exercises": "camlab.exercises.ex00", "version": "0.1.0"}}
+HEAD = "import numpy as np\nfrom camlab.exercises.ex00 import q1, q2"
+CLIP = "def clip01(x):\n    return np.clip(x, 0, 1)"
+NORMALIZE = ("def normalize_map(cam):\n    cam = np.maximum(cam, 0)\n"
+             "    return cam / cam.max() if cam.max() > 0 else cam")
+COLUMNS = ["00_demo:q1", "00_demo:q2"]
+LIMITS = ["--cell-timeout", "5", "--timeout", "12", "--memory-mb", "1024"]
+
+
+def notebook(*cells, metadata=META):
+    return new_notebook(cells=[new_code_cell(source) for source in cells], metadata=json.loads(json.dumps(metadata)))
+
+
+def solution_notebook():
+    return notebook(HEAD, "def clip01(x):\n    ### BEGIN SOLUTION\n    return np.clip(x, 0, 1)\n    ### END SOLUTION",
+                    "q1.check()", "def normalize_map(cam):\n    ### BEGIN SOLUTION\n    return cam\n    ### END SOLUTION")
+
+
+HOG = "def hog():\n    return np.empty(3 * 2**30, dtype=np.uint8).nbytes  # 3 GB of address space\nhog()"
+VANDAL = ("import os, glob\nfor name in os.listdir('.'):\n    os.remove(name)\n"
+          "open('../escaped.txt', 'w').write('outside')\nfor path in glob.glob('../*'):\n    print(path)")
+
+SUBMISSIONS = {
+    "alice/my work.ipynb": notebook(HEAD, CLIP, "q1.check()", NORMALIZE, "q2.check()"),
+    "bob/00_demo.ipynb": notebook(HEAD, CLIP, "def normalize_map(cam):\n    return '<script>alert(1)</script>'",
+                                  metadata={}),
+    "carol/00_demo.ipynb": make_student(solution_notebook()),
+    "dave/attempt.ipynb": notebook(HEAD, "def clip01(x):\n    raise ValueError('negative values?')", "1 / 0", NORMALIZE),
+    "eve/00_demo.ipynb": notebook(HEAD, CLIP, "while True:\n    pass", "def normalize_map(cam):\n    while True:\n"
+                                  "        pass", "while True:\n    pass", "while True:\n    pass", "x = 1"),
+    "frank/00_demo.ipynb": notebook(HEAD, HOG, CLIP, NORMALIZE),
+    "gina/00_demo.ipynb": "{ this is not JSON",
+    "hank.ipynb": "",
+    "ivan/00_demo.ipynb": notebook(HEAD, CLIP, NORMALIZE, VANDAL),
+    "judy/00_demo.ipynb": notebook(HEAD, CLIP, "print('x' * 300_000)\nfor i in range(20_000):\n    print(i)", NORMALIZE),
+    "ken/00_demo.ipynb": notebook(HEAD, CLIP, "import os\nos._exit(3)", NORMALIZE),
+}
+
+
+def write_submissions(folder, names=None):
+    for name, content in SUBMISSIONS.items():
+        if names and name.split("/")[0].replace(".ipynb", "") not in names:
+            continue
+        path = folder / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if isinstance(content, str):
+            path.write_text(content)
+        else:
+            nbformat.write(content, str(path))
+    return folder
+
+
+def hashes(folder):
+    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+@pytest.fixture(scope="module")
+def graded(tmp_path_factory):
+    root = tmp_path_factory.mktemp("grading")
+    submissions = write_submissions(root / "submissions")
+    before = hashes(submissions)
+    out = root / "results"
+    assert grading.main([str(submissions), "--out", str(out), "--jobs", "2", *LIMITS]) == 0
+    report = json.loads((out / "results.json").read_text())
+    return {"root": root, "submissions": submissions, "before": before, "out": out, "report": report}
+
+
+def verdicts(graded, learner):
+    results = graded["report"]["learners"][learner]["results"]
+    return {key: results[key]["status"] for key in COLUMNS}
+
+
+def message(graded, learner, key):
+    return graded["report"]["learners"][learner]["results"][key]["message"]
+
+
+def problems(graded, learner):
+    notebooks = graded["report"]["learners"][learner]["notebooks"]
+    return " | ".join(p for n in notebooks for p in n["problems"]) + " | " + " | ".join(
+        e["error"] for n in notebooks for e in n["errors"])
+
+
+@pytest.mark.slow
+def test_results_csv_has_a_row_per_learner_a_column_per_exercise_and_a_total(graded):
+    lines = (graded["out"] / "results.csv").read_text().splitlines()
+    assert lines[0] == "learner,00_demo:q1,00_demo:q2,total,score"
+    rows = {line.split(",")[0]: line.split(",")[1:] for line in lines[1:]}
+    assert sorted(rows) == ["alice", "bob", "carol", "dave", "eve", "frank", "gina", "hank", "ivan", "judy", "ken"]
+    assert rows["alice"] == ["correct", "correct", "2/2", "1.0"]
+    assert rows["bob"] == ["correct", "incorrect", "1/2", "0.5"]
+    assert rows["carol"] == ["not_attempted", "not_attempted", "0/2", "0.0"]
+
+
+@pytest.mark.slow
+def test_correct_partly_wrong_and_stub_notebooks(graded):
+    assert message(graded, "alice", "00_demo:q1") == "`clip01` passed all 3 cases."
+    assert graded["report"]["learners"]["alice"]["notebooks"][0]["identified_by"] == "metadata"
+    # no metadata: found by its import line; the checker's own message comes through
+    assert graded["report"]["learners"]["bob"]["notebooks"][0]["identified_by"] == "import line"
+    assert "got str '<script>alert(1)</script>'" in message(graded, "bob", "00_demo:q2")
+    assert "still raises NotImplementedError" in message(graded, "carol", "00_demo:q1")
+
+
+@pytest.mark.slow
+def test_exceptions_are_errors_and_the_run_goes_on(graded):
+    assert verdicts(graded, "dave") == {"00_demo:q1": "error", "00_demo:q2": "correct"}
+    assert message(graded, "dave", "00_demo:q1").startswith("ValueError: negative values?")
+    assert "ZeroDivisionError: division by zero" in problems(graded, "dave")
+
+
+@pytest.mark.slow
+def test_endless_loops_hit_the_cell_and_notebook_time_limits(graded):
+    assert verdicts(graded, "eve") == {"00_demo:q1": "correct", "00_demo:q2": "error"}
+    assert "did not finish: it ran past the 5 s time limit" in message(graded, "eve", "00_demo:q2")
+    found = problems(graded, "eve")
+    assert "stopped after 5 s (time limit)" in found
+    assert "the notebook's time limit (12 s) was reached at cell 5" in found  # the last cells never ran
+
+
+@pytest.mark.slow
+def test_memory_is_limited_and_the_kernel_survives(graded):
+    assert "MemoryError" in problems(graded, "frank")  # 3 GB asked, 1 GB allowed
+    assert verdicts(graded, "frank") == {"00_demo:q1": "correct", "00_demo:q2": "correct"}
+
+
+@pytest.mark.slow
+def test_unreadable_and_empty_files_are_reported(graded):
+    assert verdicts(graded, "gina") == {"00_demo:q1": "error", "00_demo:q2": "error"}  # known by its file name
+    assert "not a readable notebook (NotJSONError" in message(graded, "gina", "00_demo:q1")
+    assert verdicts(graded, "hank") == {"00_demo:q1": "not_attempted", "00_demo:q2": "not_attempted"}
+    assert "hank.ipynb: the file is empty" in message(graded, "hank", "00_demo:q1")
+
+
+@pytest.mark.slow
+def test_a_vandal_only_touches_its_private_copy(graded):
+    assert verdicts(graded, "ivan") == {"00_demo:q1": "correct", "00_demo:q2": "correct"}
+    assert hashes(graded["submissions"]) == graded["before"]  # nothing in the submissions changed
+    assert not list(graded["root"].rglob("escaped.txt"))
+
+
+@pytest.mark.slow
+def test_a_flood_of_output_is_capped(graded):
+    assert verdicts(graded, "judy") == {"00_demo:q1": "correct", "00_demo:q2": "correct"}
+    assert "printed more than 100000 characters; the rest was dropped" in problems(graded, "judy")
+    assert (graded["out"] / "results.json").stat().st_size < 100_000
+
+
+@pytest.mark.slow
+def test_a_dead_kernel_is_reported(graded):
+    assert verdicts(graded, "ken") == {"00_demo:q1": "error", "00_demo:q2": "error"}
+    assert "the kernel died while running cell 2" in message(graded, "ken", "00_demo:q1")
+
+
+@pytest.mark.slow
+def test_feedback_pages_escape_what_learners_wrote(graded):
+    page = (graded["out"] / "feedback" / "bob.html").read_text()
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+    assert "<script>" not in page
+    assert "1/2 exercises correct" in page
+    assert sorted(p.name for p in (graded["out"] / "feedback").iterdir())[:2] == ["alice.html", "bob.html"]
+
+
+@pytest.mark.slow
+def test_grading_twice_gives_the_same_results(graded, tmp_path):
+    submissions = write_submissions(tmp_path / "subs", names={"alice", "bob", "gina", "hank"})
+    first, second = tmp_path / "first", tmp_path / "second"
+    assert grading.main([str(submissions), "--out", str(first), *LIMITS]) == 0
+    assert grading.main([str(submissions), "--out", str(second), "--jobs", "2", *LIMITS]) == 0
+    assert (first / "results.csv").read_bytes() == (second / "results.csv").read_bytes()
+    assert (first / "results.json").read_bytes() == (second / "results.json").read_bytes()
+    again = json.loads((first / "results.json").read_text())["learners"]
+    for learner in again:  # and the same as in the big run with everyone else
+        assert again[learner]["results"] == graded["report"]["learners"][learner]["results"]
+
+
+def test_submissions_are_found_per_folder_or_flat(tmp_path):
+    (tmp_path / "zoe" / "sub").mkdir(parents=True)
+    (tmp_path / "zoe" / "sub" / "b.ipynb").write_text("{}")
+    (tmp_path / "zoe" / "a.ipynb").write_text("{}")
+    (tmp_path / "zoe" / ".ipynb_checkpoints").mkdir()
+    (tmp_path / "zoe" / ".ipynb_checkpoints" / "a-checkpoint.ipynb").write_text("{}")
+    (tmp_path / "yann.ipynb").write_text("{}")
+    (tmp_path / "notes.txt").write_text("not a notebook")
+    found = grading.find_submissions(tmp_path)
+    assert {k: [p.relative_to(tmp_path).as_posix() for p in v] for k, v in found.items()} == {
+        "yann": ["yann.ipynb"], "zoe": ["zoe/a.ipynb", "zoe/sub/b.ipynb"]}
+    with pytest.raises(FileNotFoundError, match="is not a folder of submissions"):
+        grading.find_submissions(tmp_path / "missing")
+
+
+def test_identification_never_trusts_a_module_name_from_the_submission(tmp_path):
+    nb = notebook("import os", metadata={"camlab": {"exercises": "os"}})
+    assert grading.identify(tmp_path / "x.ipynb", nb) == (None, None)
+    nb.cells.append(new_code_cell("from camlab.exercises.ex00 import q1"))
+    assert grading.identify(tmp_path / "x.ipynb", nb) == ("camlab.exercises.ex00", "import line")
+    assert grading.identify(tmp_path / "00_demo copy.ipynb", None) == ("camlab.exercises.ex00", "file name")
+    assert grading.identify(tmp_path / "99_none.ipynb", None) == (None, None)
+    assert grading.exercise_keys("camlab.exercises.ex00") == ("00_demo", [("q1", "clip01"), ("q2", "normalize_map")])
+
+
+def test_command_line_errors(tmp_path, capsys):
+    assert grading.main([str(tmp_path / "missing"), "--out", str(tmp_path / "out")]) == 2
+    assert "is not a folder of submissions" in capsys.readouterr().err
+    (tmp_path / "subs").mkdir()
+    assert grading.main([str(tmp_path / "subs"), "--out", str(tmp_path / "subs" / "results")]) == 2
+    assert "inside the submissions folder" in capsys.readouterr().err
+    assert not (tmp_path / "subs" / "results").exists()
+    with pytest.raises(SystemExit):
+        grading.main([str(tmp_path / "subs"), "--out", str(tmp_path / "o"), "--jobs", "0"])
+
+
+def test_csv_cells_are_not_spreadsheet_formulas():
+    assert grading._cell_text("=HYPERLINK(\"x\")") == "'=HYPERLINK(\"x\")"
+    assert grading._cell_text("alice") == "alice"
+    taken = set()
+    assert [grading.feedback_name(n, taken) for n in ("a b", "a_b", "../x", "")] == [
+        "a_b.html", "a_b_2.html", "x.html", "learner.html"]
