@@ -138,9 +138,11 @@ def test_maps_of_different_sizes_in_one_call():
     assert localization_accuracy(maps, gts) == pytest.approx(3 / 4)
 
 
-def test_the_engine_agrees_with_one_map_at_a_time():
+@pytest.mark.parametrize("mosaic_pixels", [metrics._MOSAIC_PIXELS, 3000])
+def test_the_engine_agrees_with_one_map_at_a_time(mosaic_pixels, monkeypatch):
     """The tiled, vectorized engine against a plain loop over boxes_from_map, on smooth random maps of mixed
-    sizes (several tiles and chunks)."""
+    sizes: in one mosaic, and split into many mosaics evaluated on threads."""
+    monkeypatch.setattr(metrics, "_MOSAIC_PIXELS", mosaic_pixels)
     maps = list(smooth_maps(40, (24, 32), 0)) + list(smooth_maps(15, (17, 9), 1))
     gts = random_gts(len(maps), 2)
     gts[::3, :2] = 0.2  # make some hits likely
