@@ -1,0 +1,228 @@
+"""`camlab_cars`: a small, generated stand-in for Cars196 that builds offline in seconds.
+
+Every image shows one toy "car" (a rounded body on two wheels) on a cluttered background. The car's
+class is written on the car itself, twice:
+
+- a class-specific **paint pattern** over the whole body (stripes in one of four directions, checks, dots,
+  a grid or rings) - evidence spread over the object, so a class activation map covers the car;
+- a class-specific **emblem** on the front of the body - a small, strong part, like the badge the lesson's
+  ResNet50 lit up on real cars.
+
+Everything else is random and carries no class evidence: body and paint colours, the car's size, aspect,
+position and direction, the clutter behind it (plain-coloured blobs, bars and smooth noise) and the image
+size (96 to 160 pixels a side, like photos of varying shape). Each example is drawn from its own random
+generator seeded by (seed, split, index), so a version and seed always produce the same images, and a small
+build's examples are exactly the first examples of the full build.
+
+Features follow TFDS's cars196: ``image`` (uint8, varying size), ``label`` (ClassLabel), ``bbox``
+(normalized ``[ymin, xmin, ymax, xmax]`` of the whole car, wheels included) and ``id``.
+"""
+import dataclasses
+from pathlib import Path
+
+import cv2
+import numpy as np
+import tensorflow_datasets as tfds
+
+CLASS_NAMES = (
+    "hstripe", "vstripe", "slash", "backslash", "checker", "polka", "grid", "rings",
+)
+SPLIT_IDS = {"train": 0, "test": 1}
+MIN_SIDE, MAX_SIDE = 96, 160
+DEFAULT_SEED = 2026
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Drawing (NumPy for the patterns, OpenCV for shapes)
+# ----------------------------------------------------------------------------------------------------------
+
+def paint_pattern(label, u, v, period):
+    """Boolean paint mask of class ``label`` in body coordinates ``u`` (along the car) and ``v`` (across).
+
+    ``period`` is the pattern's wavelength in pixels; every pattern is about half painted, so the amount of
+    paint tells nothing about the class, only its arrangement does.
+    """
+    a, b = u / period, v / period
+    name = CLASS_NAMES[label]
+    if name == "hstripe":
+        return (b % 1.0) < 0.5
+    if name == "vstripe":
+        return (a % 1.0) < 0.5
+    if name == "slash":
+        return ((a + b) / np.sqrt(2) % 1.0) < 0.5
+    if name == "backslash":
+        return ((a - b) / np.sqrt(2) % 1.0) < 0.5
+    if name == "checker":
+        return ((np.floor(a) + np.floor(b)) % 2) == 0
+    if name == "polka":
+        return ((a % 1.0 - 0.5) ** 2 + (b % 1.0 - 0.5) ** 2) < 0.16
+    if name == "grid":
+        return ((a % 1.0) < 0.3) | ((b % 1.0) < 0.3)
+    if name == "rings":
+        return (np.hypot(a - a.mean(), b - b.mean()) * 1.2 % 1.0) < 0.5
+    raise ValueError(f"unknown class {label}")
+
+
+def emblem_polygon(label, center, radius):
+    """The class's emblem as polygon vertices (int32, (K, 2) x/y) around ``center``."""
+    sides = (3, 4, 5, 6, 8, 10, 12, 0)[label]
+    cx, cy = center
+    if sides == 0:  # a plus sign
+        r, w = radius, radius * 0.35
+        pts = [(-w, -r), (w, -r), (w, -w), (r, -w), (r, w), (w, w), (w, r), (-w, r), (-w, w), (-r, w),
+               (-r, -w), (-w, -w)]
+        return np.array([(cx + x, cy + y) for x, y in pts], np.int32)
+    angles = np.arange(sides) * 2 * np.pi / sides - np.pi / 2
+    radii = np.full(sides, radius, float)
+    if sides >= 10:  # stars: alternate inner and outer points
+        radii[1::2] *= 0.45
+    return np.stack([cx + radii * np.cos(angles), cy + radii * np.sin(angles)], 1).astype(np.int32)
+
+
+def random_colour(rng, low=0, high=256):
+    return tuple(int(c) for c in rng.integers(low, high, 3))
+
+
+def draw_background(rng, height, width):
+    """Smooth coloured noise plus plain blobs and bars: clutter with no stripes, checks or emblems."""
+    coarse = rng.integers(0, 256, (rng.integers(2, 5), rng.integers(2, 5), 3)).astype(np.float32)
+    image = cv2.resize(coarse, (width, height), interpolation=cv2.INTER_CUBIC)
+    for _ in range(rng.integers(4, 10)):
+        colour = random_colour(rng)
+        kind = rng.integers(3)
+        x, y = int(rng.integers(0, width)), int(rng.integers(0, height))
+        size = int(rng.integers(min(height, width) // 12, min(height, width) // 3))
+        if kind == 0:
+            cv2.ellipse(image, (x, y), (size, int(size * rng.uniform(0.4, 1.0))), float(rng.uniform(0, 180)),
+                        0, 360, colour, -1, cv2.LINE_AA)
+        elif kind == 1:
+            cv2.line(image, (x, y), (int(rng.integers(0, width)), int(rng.integers(0, height))), colour,
+                     int(rng.integers(2, 6)), cv2.LINE_AA)
+        else:
+            cv2.rectangle(image, (x, y), (x + size, y + int(size * rng.uniform(0.5, 1.5))), colour, -1)
+    return np.clip(image, 0, 255)
+
+
+def draw_car(rng, image, label):
+    """Draw a car of class ``label`` onto ``image`` in place; returns its box [ymin, xmin, ymax, xmax] in px."""
+    height, width = image.shape[:2]
+    body_w = rng.uniform(0.4, 0.8) * width
+    body_h = min(body_w * rng.uniform(0.35, 0.6), 0.65 * height)
+    wheel_r = body_h * rng.uniform(0.22, 0.3)
+    total_h = body_h + wheel_r
+    x0 = rng.uniform(0, width - body_w)
+    y0 = rng.uniform(0, height - total_h)
+    x1, y1 = x0 + body_w, y0 + body_h
+
+    # Body: a rounded rectangle (rectangle plus rounded corners via a blurred-and-thresholded mask).
+    yy, xx = np.mgrid[0:height, 0:width].astype(np.float32) + 0.5
+    corner = 0.25 * body_h
+    dx = np.maximum(np.maximum(x0 + corner - xx, xx - (x1 - corner)), 0)
+    dy = np.maximum(np.maximum(y0 + corner - yy, yy - (y1 - corner)), 0)
+    body = np.hypot(dx, dy) <= corner
+
+    # Paint pattern in the body's own frame (rotated a little, scaled with the body).
+    angle = rng.uniform(-0.25, 0.25)
+    period = body_h * rng.uniform(0.22, 0.32)
+    cu, cv_ = (x0 + x1) / 2, (y0 + y1) / 2
+    u = (xx - cu) * np.cos(angle) + (yy - cv_) * np.sin(angle)
+    v = -(xx - cu) * np.sin(angle) + (yy - cv_) * np.cos(angle)
+    paint = paint_pattern(label, u, v, period)
+
+    base = np.array(random_colour(rng), np.float32)
+    ink = np.array(random_colour(rng), np.float32)
+    while np.abs(base - ink).sum() < 200:  # make sure the pattern is visible
+        ink = np.array(random_colour(rng), np.float32)
+    image[body & ~paint] = base
+    image[body & paint] = ink
+
+    # Wheels, centred on the body's lower edge.
+    wheel_y, radius_px = int(round(y1)), int(round(wheel_r))
+    for frac in (0.22, 0.78):
+        centre = (int(round(x0 + frac * body_w)), wheel_y)
+        cv2.circle(image, centre, radius_px, (20, 20, 20), -1, cv2.LINE_AA)
+        cv2.circle(image, centre, max(1, int(round(wheel_r * 0.4))), (170, 170, 170), -1, cv2.LINE_AA)
+    bottom = min(wheel_y + radius_px + 1, height)  # +1: the anti-aliased rim
+
+    # Emblem on the front (left or right end), on a plain disc so it reads as one part.
+    front_left = rng.random() < 0.5
+    ex = x0 + (0.18 if front_left else 0.82) * body_w
+    ey = y0 + 0.45 * body_h
+    radius = 0.25 * body_h  # the disc (1.1 radius) stays inside the body
+    light = float(base.mean() + ink.mean()) / 2 < 128
+    disc, mark = ((235, 235, 235), (15, 15, 15)) if light else ((15, 15, 15), (235, 235, 235))
+    cv2.circle(image, (int(ex), int(ey)), int(radius * 1.1), disc, -1, cv2.LINE_AA)
+    cv2.fillPoly(image, [emblem_polygon(label, (ex, ey), radius * 0.9)], mark, cv2.LINE_AA)
+
+    return np.array([y0, x0, bottom, x1], np.float32)
+
+
+def render_example(seed, split, index, num_classes=len(CLASS_NAMES)):
+    """One example as (uint8 image HxWx3, label, normalized bbox), deterministic in (seed, split, index)."""
+    rng = np.random.default_rng([seed, SPLIT_IDS[split], index])
+    label = int(rng.integers(num_classes))
+    height, width = (int(s) for s in rng.integers(MIN_SIDE, MAX_SIDE + 1, 2))
+    image = draw_background(rng, height, width)
+    box = draw_car(rng, image, label)
+    image = image + rng.normal(0, rng.uniform(2, 10), image.shape)  # sensor noise everywhere
+    image = np.clip(image, 0, 255).astype(np.uint8)
+    bbox = np.clip(box / np.array([height, width, height, width], np.float32), 0.0, 1.0)
+    return image, label, bbox
+
+
+# ----------------------------------------------------------------------------------------------------------
+# The TFDS builder
+# ----------------------------------------------------------------------------------------------------------
+
+@dataclasses.dataclass
+class CamlabCarsConfig(tfds.core.BuilderConfig):
+    """How many examples each split gets, and the seed they are drawn from."""
+    num_train: int = 4000
+    num_test: int = 800
+    seed: int = DEFAULT_SEED
+
+
+class CamlabCars(tfds.core.GeneratorBasedBuilder):
+    """Toy cars whose paint pattern and emblem decide the class; generated, nothing downloaded."""
+
+    VERSION = tfds.core.Version("1.0.0")
+    RELEASE_NOTES = {
+        "1.0.0": "First release: 8 classes (paint pattern + emblem), cluttered backgrounds, 96-160 px images.",
+    }
+    BUILDER_CONFIGS = [
+        CamlabCarsConfig(name="default", description="4000 train / 800 test images."),
+        CamlabCarsConfig(name="small", description="The first 64 train / 32 test images (for tests).",
+                         num_train=64, num_test=32),
+    ]
+    DEFAULT_CONFIG_NAME = "default"
+
+    @tfds.core.utils.classproperty
+    @classmethod
+    def code_path(cls):
+        """This file. (TFDS 4.9.10 works it out with `importlib_resources`, which Python >= 3.9 lacks.)"""
+        return Path(__file__)
+
+    def _info(self):
+        return self.dataset_info_from_configs(
+            description=__doc__,
+            features=tfds.features.FeaturesDict({
+                "image": tfds.features.Image(shape=(None, None, 3), dtype=np.uint8),
+                "label": tfds.features.ClassLabel(names=CLASS_NAMES),
+                "bbox": tfds.features.BBoxFeature(),
+                "id": tfds.features.Text(),
+            }),
+            supervised_keys=("image", "label"),
+        )
+
+    def _split_generators(self, dl_manager):
+        del dl_manager  # nothing to download
+        return {
+            "train": self._generate_examples("train", self.builder_config.num_train),
+            "test": self._generate_examples("test", self.builder_config.num_test),
+        }
+
+    def _generate_examples(self, split, count):
+        for index in range(count):
+            image, label, bbox = render_example(self.builder_config.seed, split, index)
+            key = f"{split}_{index:05d}"
+            yield key, {"image": image, "label": label, "bbox": tfds.features.BBox(*bbox), "id": key}

@@ -1,0 +1,281 @@
+"""Training with a progress bar, best and last checkpoints, resuming, seeding and distribution strategies.
+
+A checkpoint folder holds three files:
+
+- ``last.keras``  the model after the latest finished epoch (with its optimizer state, to resume from);
+- ``best.keras``  the model of the epoch with the best validation accuracy so far;
+- ``state.json``  ``{"epoch": epochs finished, "history": {...}, "best_val_accuracy": ...}``.
+
+Run again with the same folder and ``resume=True`` and training continues at the next epoch with the history
+so far. A folder that holds another run is never overwritten silently: resume it, or choose another folder.
+"""
+import argparse
+import json
+import os
+import platform
+import time
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+from pathlib import Path  # noqa: E402
+
+import cv2  # noqa: E402
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+import tensorflow as tf  # noqa: E402
+
+from camlab import paths  # noqa: E402
+from camlab._progress import progress  # noqa: E402
+
+STATE_FILE, LAST_FILE, BEST_FILE = "state.json", "last.keras", "best.keras"
+DEFAULT_LEARNING_RATE = 3e-3
+DEFAULT_SEED = 42
+DEFAULT_EPOCHS = 6
+DEFAULT_BATCH_SIZE = 32
+
+
+class ProgressBar(keras.callbacks.Callback):
+    """One tqdm bar per run (camlab._progress), advanced per batch, showing loss and accuracy."""
+
+    def __init__(self, epochs, initial_epoch, steps=None, verbose=1):
+        super().__init__()
+        self.epochs, self.initial_epoch, self.steps, self.verbose = epochs, initial_epoch, steps, verbose
+        self.bar = None
+
+    def on_epoch_begin(self, epoch, logs=None):
+        if self.verbose:
+            self.bar = progress(total=self.steps, desc=f"epoch {epoch + 1}/{self.epochs}", unit="batch")
+
+    def on_train_batch_end(self, batch, logs=None):
+        if self.bar is not None:
+            self.bar.update(1)
+            if logs:
+                self.bar.set_postfix(loss=f"{logs.get('loss', np.nan):.3f}", acc=f"{logs.get('accuracy', 0):.3f}")
+
+    def on_epoch_end(self, epoch, logs=None):
+        if self.bar is not None:
+            self.bar.set_postfix({k: f"{v:.3f}" for k, v in (logs or {}).items()})
+            self.bar.close()
+            self.bar = None
+
+
+class Checkpointer(keras.callbacks.Callback):
+    """After each epoch: save ``last.keras``, ``best.keras`` when validation accuracy improved, then the state."""
+
+    def __init__(self, folder, history, best):
+        super().__init__()
+        self.folder, self.history, self.best = Path(folder), history, best
+
+    def on_epoch_end(self, epoch, logs=None):
+        for key, value in (logs or {}).items():
+            self.history.setdefault(key, []).append(float(value))
+        self.model.save(self.folder / LAST_FILE)
+        score = (logs or {}).get("val_accuracy", (logs or {}).get("accuracy"))
+        if score is not None and (self.best is None or score > self.best):
+            self.best = float(score)
+            self.model.save(self.folder / BEST_FILE)
+        state = {"epoch": epoch + 1, "history": self.history, "best_val_accuracy": self.best}
+        tmp = self.folder / (STATE_FILE + ".tmp")
+        tmp.write_text(json.dumps(state, indent=1))
+        tmp.replace(self.folder / STATE_FILE)  # atomic: an interrupted write never leaves a broken state
+
+
+def read_state(checkpoint_dir):
+    """The saved state of a run in ``checkpoint_dir`` ({"epoch", "history", ...}) or None."""
+    path = Path(checkpoint_dir) / STATE_FILE
+    return json.loads(path.read_text()) if path.is_file() else None
+
+
+def _compile(model, learning_rate, optimizer):
+    optimizer = optimizer or keras.optimizers.Adam(learning_rate=learning_rate)
+    model.compile(optimizer=optimizer, loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+
+
+def train(model, train_ds, val_ds, epochs, *, learning_rate=DEFAULT_LEARNING_RATE, optimizer=None,
+          checkpoint_dir=None, resume=True, seed=DEFAULT_SEED, strategy=None, verbose=1, callbacks=()):
+    """Train ``model`` on batched (images, labels) data for ``epochs`` epochs in total; return the history dict.
+
+    - Seeds Python, NumPy and TensorFlow (``keras.utils.set_random_seed(seed)``), so a run repeats.
+    - Compiles with Adam(learning_rate) (a float or a keras LearningRateSchedule; or your ``optimizer``) and
+      sparse categorical cross-entropy + accuracy.
+    - ``checkpoint_dir``: writes last/best ``.keras`` files and ``state.json`` after every epoch. If the folder
+      already holds a run, ``resume=True`` continues it at the next epoch (restoring the model and optimizer
+      from ``last.keras`` and the history so far); ``resume=False`` refuses to overwrite it.
+    - ``strategy``: a ``tf.distribute`` strategy; the model is compiled (and, when resuming, loaded) in its scope.
+      The model you pass should have been built under the same scope.
+    - ``verbose``: 1 shows a progress bar per epoch, 0 nothing.
+    """
+    if int(epochs) != epochs or epochs < 1:
+        raise ValueError(f"epochs must be a positive integer, got {epochs!r}.")
+    keras.utils.set_random_seed(seed)
+    history, best, initial_epoch = {}, None, 0
+    folder = Path(checkpoint_dir).expanduser() if checkpoint_dir is not None else None
+    state = read_state(folder) if folder is not None else None
+    if state is not None and not resume:
+        raise FileExistsError(
+            f"{folder} already holds a training run ({state['epoch']} epochs done). Pass resume=True to continue "
+            f"it, or choose another checkpoint_dir; camlab never overwrites a run silently."
+        )
+    scope = strategy.scope() if strategy is not None else _NullScope()
+    with scope:
+        _compile(model, learning_rate, optimizer)
+        if state is not None:
+            # last.keras holds the weights and the optimizer's state: load both into this model.
+            model.optimizer.build(model.trainable_variables)
+            model.load_weights(folder / LAST_FILE)
+            history, best, initial_epoch = state["history"], state.get("best_val_accuracy"), state["epoch"]
+            if verbose:
+                print(f"Resuming {folder} after epoch {initial_epoch} of {epochs}.")
+    if initial_epoch >= epochs:
+        return history  # nothing left to do
+    cbs = list(callbacks)
+    if folder is not None:
+        folder.mkdir(parents=True, exist_ok=True)
+        cbs.append(Checkpointer(folder, history, best))
+    cbs.append(ProgressBar(epochs, initial_epoch, _cardinality(train_ds), verbose))
+    fit = model.fit(train_ds, validation_data=val_ds, epochs=int(epochs), initial_epoch=initial_epoch,
+                    callbacks=cbs, verbose=0)
+    if folder is None:
+        history = {key: [float(v) for v in values] for key, values in fit.history.items()}
+    return history
+
+
+class _NullScope:
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+
+def _cardinality(ds):
+    n = int(ds.cardinality()) if hasattr(ds, "cardinality") else -1
+    return n if n >= 0 else None
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Scoring a trained model (test accuracy and CAM localization), for the model card and the benchmark
+# ----------------------------------------------------------------------------------------------------------
+
+def _largest_region_box(cam, threshold=0.2):
+    """Normalized [ymin, xmin, ymax, xmax] of the largest connected region with cam >= threshold * max(cam)."""
+    peak = float(cam.max())
+    if peak <= 0:
+        return None
+    mask = (cam >= threshold * peak).astype(np.uint8)
+    count, _, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
+    x, y, w, h, _ = stats[1 + int(np.argmax(stats[1:, cv2.CC_STAT_AREA]))]
+    rows, cols = cam.shape
+    return np.array([y / rows, x / cols, (y + h) / rows, (x + w) / cols])
+
+
+def _box_iou(a, b):
+    """Intersection over union of two [ymin, xmin, ymax, xmax] boxes."""
+    inter = max(0.0, min(a[2], b[2]) - max(a[0], b[0])) * max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
+    return inter / union if union > 0 else 0.0
+
+
+def evaluate(model, test_split, batch_size=64, threshold=0.2, iou_threshold=0.5, feature_layer="block3_out"):
+    """Test accuracy and CAM GT-known localization accuracy of ``model`` over an unbatched TFDS split.
+
+    CAM (Zhou et al. 2016) for the true class c: cam = ReLU(sum_k W[k, c] A_k), upsampled to the input size.
+    A hit: IoU >= iou_threshold between the ground-truth box and the box of the largest region of
+    cam >= threshold * max(cam) (the CAM paper's rule; "GT-known" = the map of the true class).
+    Returns {"test_accuracy", "cam_gt_known_loc", "count"}.
+    """
+    from camlab.data import normalize_and_resize_img
+
+    size = tuple(model.input_shape[1:3])
+    features = keras.Model(model.inputs, [model.get_layer(feature_layer).output, model.output])
+    weights = model.get_layer("predictions").get_weights()[0]  # (channels, classes)
+    batches = test_split.map(lambda item: (*normalize_and_resize_img(item, size), item["bbox"])).batch(batch_size)
+    correct = hits = count = 0
+    for images, labels, boxes in batches:
+        maps, probs = features(images, training=False)
+        labels, boxes = labels.numpy(), boxes.numpy()
+        correct += int((np.argmax(probs, -1) == labels).sum())
+        cams = np.maximum(np.einsum("nhwk,kn->nhw", maps.numpy(), weights[:, labels]), 0)
+        for cam, box in zip(cams, boxes):
+            predicted = _largest_region_box(cv2.resize(cam, size[::-1], interpolation=cv2.INTER_LINEAR), threshold)
+            hits += predicted is not None and _box_iou(predicted, box) >= iou_threshold
+        count += len(labels)
+    return {"test_accuracy": correct / count, "cam_gt_known_loc": hits / count, "count": count}
+
+
+# ----------------------------------------------------------------------------------------------------------
+# The command line: python -m camlab train
+# ----------------------------------------------------------------------------------------------------------
+
+def machine_description():
+    return (f"{platform.machine()} {platform.processor() or 'CPU'}, {os.cpu_count()} cores, "
+            f"{platform.system()}, TensorFlow {tf.__version__}, Keras {keras.__version__}")
+
+
+def main(argv=None):
+    """``python -m camlab train``: train the default CAM model on the embedded dataset; write .keras + card."""
+    from camlab import data, models
+
+    parser = argparse.ArgumentParser(prog="python -m camlab train", description=main.__doc__)
+    parser.add_argument("--epochs", type=int, default=DEFAULT_EPOCHS)
+    parser.add_argument("--backbone", default="tiny", choices=models.BACKBONES)
+    parser.add_argument("--out", default=str(paths.models_dir()), help="folder for the .keras model and its card")
+    parser.add_argument("--checkpoint-dir", default=None,
+                        help="checkpoints (default runs/<model>-seed<seed>; an unfinished run there resumes)")
+    parser.add_argument("--seed", type=int, default=DEFAULT_SEED)
+    parser.add_argument("--batch-size", type=int, default=DEFAULT_BATCH_SIZE)
+    parser.add_argument("--learning-rate", type=float, default=DEFAULT_LEARNING_RATE)
+    parser.add_argument("--data-dir", default=None, help="data folder (default data/ or $CAMLAB_DATA_DIR)")
+    parser.add_argument("--overwrite", action="store_true", help="replace an existing model in --out")
+    args = parser.parse_args(argv)
+
+    name = f"{data.DEFAULT_DATASET}_{args.backbone}"
+    out = Path(args.out).expanduser()
+    model_file, card_file = out / f"{name}.keras", out / f"{name}.json"
+    if model_file.exists() and not args.overwrite:
+        print(f"{model_file} exists; pass --overwrite to replace it (or choose another --out).")
+        return 1
+    checkpoint_dir = Path(args.checkpoint_dir or paths.REPO_DIR / "runs" / f"{name}-seed{args.seed}")
+
+    (train_split, test_split), info = data.load(data_dir=paths.tfds_dir(args.data_dir))
+    model = models.build_cam_model(info.features["label"].num_classes, backbone=args.backbone)
+    size = tuple(model.input_shape[1:3])
+    train_ds = data.apply_normalize_on_dataset(train_split, batch_size=args.batch_size, size=size, seed=args.seed)
+    test_ds = data.apply_normalize_on_dataset(test_split, is_test=True, batch_size=64, size=size)
+    steps = int(train_ds.cardinality())
+    schedule = keras.optimizers.schedules.CosineDecay(args.learning_rate, decay_steps=args.epochs * steps)
+    start = time.perf_counter()
+    history = train(model, train_ds, test_ds, args.epochs, learning_rate=schedule,
+                    checkpoint_dir=checkpoint_dir, seed=args.seed)
+    seconds = time.perf_counter() - start
+    scores = evaluate(model, test_split)
+
+    out.mkdir(parents=True, exist_ok=True)
+    model.save(model_file)
+    command = "python -m camlab train " + " ".join(argv if argv is not None else [])
+    card = {
+        "model": model_file.name,
+        "backbone": args.backbone,
+        "input_shape": list(model.input_shape[1:]),
+        "feature_layer": "block3_out" if args.backbone == "tiny" else "conv5_block3_out",
+        "classes": info.features["label"].names,
+        "dataset": {"name": info.name, "version": str(info.version), "config": info.config_name,
+                    "train_examples": info.splits["train"].num_examples,
+                    "test_examples": info.splits["test"].num_examples},
+        "training_command": command.strip(),
+        "seed": args.seed,
+        "epochs": args.epochs,
+        "batch_size": args.batch_size,
+        "learning_rate": f"Adam, cosine decay from {args.learning_rate} to 0 over the run",
+        "test_accuracy": round(scores["test_accuracy"], 4),
+        "cam_gt_known_loc": round(scores["cam_gt_known_loc"], 4),
+        "cam_gt_known_loc_rule": "IoU >= 0.5; box of the largest region above 0.2 x the map's max (CAM paper)",
+        "history": history,
+        "training_seconds": round(seconds, 1),
+        "machine": machine_description(),
+        "keras_file_bytes": model_file.stat().st_size,
+    }
+    card_file.write_text(json.dumps(card, indent=1) + "\n")
+    print(f"Wrote {model_file} and {card_file}: test accuracy {scores['test_accuracy']:.3f}, "
+          f"CAM GT-known loc {scores['cam_gt_known_loc']:.3f}, {seconds:.0f} s of training.")
+    return 0
