@@ -248,3 +248,25 @@ def test_the_demo_exercises_accept_their_solutions():
     with np.errstate(invalid="ignore"):
         zero_division = ex00.q2.grade(lambda cam: np.maximum(cam, 0) / np.maximum(cam, 0).max())
     assert zero_division.status == "incorrect" and "NaN" in zero_division.message
+
+
+@pytest.mark.slow
+def test_check_in_a_jupyter_kernel_finds_the_cells_function_and_shows_html(tmp_path):
+    import nbformat
+    from nbformat.v4 import new_code_cell, new_notebook
+
+    from camlab.course import execute_notebook
+
+    nb = new_notebook(cells=[
+        new_code_cell("import numpy as np\nfrom camlab.exercises.ex00 import q1, q2"),
+        new_code_cell("def clip01(x):\n    return np.clip(x, 0, 1)\nq1.check()"),
+        new_code_cell("def normalize_map(cam):\n    raise NotImplementedError()\nr = q2.check()\nprint(r.status)"),
+    ])
+    path = tmp_path / "nb.ipynb"
+    nbformat.write(nb, str(path))
+    done = execute_notebook(path, timeout=60, inplace=False)
+    correct = done.cells[1].outputs[0]
+    assert correct.output_type == "display_data"
+    assert correct.data["text/html"].startswith('<div style="color:#1a7f37"><b>Correct</b>')
+    stub = done.cells[2].outputs
+    assert "<b>Not attempted</b>" in stub[0].data["text/html"] and stub[1].text == "not_attempted\n"
