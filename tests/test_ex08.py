@@ -72,7 +72,7 @@ def test_map_cases_are_at_the_items_size_in_0_1_with_negative_evidence_somewhere
     # Without a ReLU some pixels would be negative: the cases can tell the difference.
     _, item = ex08.q1.cases[0].args
     image, label = camlab.data.normalize_and_resize_img(item, (16, 16))
-    features = keras.Model(model.inputs, model.get_layer("avg_pool").input)(image[None])[0].numpy()
+    features = keras.Model(model.input, model.get_layer("avg_pool").input)(image[None])[0].numpy()
     raw = features @ model.get_layer("predictions").kernel.numpy()[:, int(label)]
     assert raw.min() < 0 < raw.max()
 
@@ -95,7 +95,7 @@ def _finish(cam, item, relu=True):
 def test_q1_cam_without_the_relu_is_incorrect():
     def generate_cam(model, item):
         image, label = _features(model, None, item)
-        features = keras.Model(model.inputs, model.get_layer("avg_pool").input)(image[None])[0].numpy()
+        features = keras.Model(model.input, model.get_layer("avg_pool").input)(image[None])[0].numpy()
         cam = features @ model.get_layer("predictions").kernel.numpy()[:, label]
         return _finish(cam, item, relu=False)
 
@@ -107,7 +107,7 @@ def test_q1_cam_without_the_relu_is_incorrect():
 def test_q1_dividing_an_all_zero_map_by_its_max_is_incorrect():
     def generate_cam(model, item):
         image, label = _features(model, None, item)
-        features = keras.Model(model.inputs, model.get_layer("avg_pool").input)(image[None])[0].numpy()
+        features = keras.Model(model.input, model.get_layer("avg_pool").input)(image[None])[0].numpy()
         cam = np.maximum(features @ model.get_layer("predictions").kernel.numpy()[:, label], 0)
         with np.errstate(invalid="ignore"):
             cam = cam / cam.max()
@@ -122,7 +122,7 @@ def test_q1_dividing_an_all_zero_map_by_its_max_is_incorrect():
 def test_q1_cam_of_the_predicted_class_instead_of_the_label_is_incorrect():
     def generate_cam(model, item):
         image, _ = _features(model, None, item)
-        features, probs = keras.Model(model.inputs, [model.get_layer("avg_pool").input, model.output])(image[None])
+        features, probs = keras.Model(model.input, [model.get_layer("avg_pool").input, model.output])(image[None])
         label = int(np.argmax(probs[0]))
         return _finish(features[0].numpy() @ model.get_layer("predictions").kernel.numpy()[:, label], item)
 
@@ -132,7 +132,7 @@ def test_q1_cam_of_the_predicted_class_instead_of_the_label_is_incorrect():
 def test_q1_map_left_at_feature_size_is_incorrect():
     def generate_cam(model, item):
         image, label = _features(model, None, item)
-        features = keras.Model(model.inputs, model.get_layer("avg_pool").input)(image[None])[0].numpy()
+        features = keras.Model(model.input, model.get_layer("avg_pool").input)(image[None])[0].numpy()
         cam = np.maximum(features @ model.get_layer("predictions").kernel.numpy()[:, label], 0)
         return cam / cam.max()
 
@@ -144,7 +144,7 @@ def test_q1_map_left_at_feature_size_is_incorrect():
 def _grad_cam(mistake=None):
     def generate_grad_cam(model, activation_layer, item):
         image, label = _features(model, activation_layer, item)
-        probe = keras.Model(model.inputs, [model.get_layer(activation_layer).output,
+        probe = keras.Model(model.input, [model.get_layer(activation_layer).output,
                                            model.get_layer("avg_pool").output, model.output])
         dense = model.get_layer("predictions")
         with tf.GradientTape() as tape:

@@ -72,7 +72,7 @@ GENERATE_CAM_SOLUTION = '''\
 def generate_cam(model, item):
     height, width = item["image"].shape[:2]
     image, label = camlab.data.normalize_and_resize_img(item, model.input_shape[1:3])
-    probe = keras.Model(model.inputs, model.get_layer("avg_pool").input)  # the feature map A
+    probe = keras.Model(model.input, model.get_layer("avg_pool").input)  # the feature map A
     features = keras.ops.convert_to_numpy(probe(image[None]))[0]          # (h, w, K)
     weights = keras.ops.convert_to_numpy(model.get_layer("predictions").kernel)[:, int(label)]  # w_k^c
     cam = np.maximum(features @ weights, 0.0)                             # ReLU(sum_k w_k^c A_k)
@@ -89,7 +89,7 @@ q1 = Exercise(
     cases=_model_cases,
     reference=lambda model, item: _cam().generate_cam(model, item),
     hint=("Preprocess with camlab.data.normalize_and_resize_img(item, model.input_shape[1:3]). The feature map A "
-          "is the input of the layer 'avg_pool' (keras.Model(model.inputs, model.get_layer('avg_pool').input)); "
+          "is the input of the layer 'avg_pool' (keras.Model(model.input, model.get_layer('avg_pool').input)); "
           "the class weights are column `label` of model.get_layer('predictions').kernel. cam = ReLU(A @ w), "
           "divided by its max when the max is > 0, then cv2.resize(cam, (width, height)) - note OpenCV's (width, "
           "height) order."),
@@ -113,7 +113,7 @@ GENERATE_GRAD_CAM_SOLUTION = '''\
 def generate_grad_cam(model, activation_layer, item):
     height, width = item["image"].shape[:2]
     image, label = camlab.data.normalize_and_resize_img(item, model.input_shape[1:3])
-    probe = keras.Model(model.inputs, [model.get_layer(activation_layer).output,
+    probe = keras.Model(model.input, [model.get_layer(activation_layer).output,
                                        model.get_layer("avg_pool").output])
     dense = model.get_layer("predictions")
     with tf.GradientTape() as tape:
