@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import atexit
 import csv
 import html
 import importlib
@@ -302,7 +303,15 @@ async def _run_notebook(nb, module_name, pairs, limits, kernels_dir, work_dir):
     except DeadKernelError:
         problems.append(f"the kernel died while {phase} (out of memory, a crash, or os._exit?)")
     except Exception as error:  # kernel start-up failures and the like: report, never stop the whole run
-        problems.append(f"failed while {phase}: {type(error).__name__}: {_clip(str(error), 300)}")
+        hint = f" (is --memory-mb {limits.memory_mb} too small for a kernel?)" if phase == "starting the kernel" else ""
+        problems.append(f"failed while {phase}: {type(error).__name__}: {_clip(str(error), 300)}{hint}")
+    finally:
+        atexit.unregister(client._cleanup_kernel)  # nbclient leaves it registered when the kernel never started
+        try:
+            if km.has_kernel:
+                await km.shutdown_kernel(now=True)
+        except Exception:  # already gone
+            pass
     for index in sorted(client.truncated_cells):
         if index < len(nb.cells):
             problems.append(f"cell {index} printed more than {limits.output_chars} characters; the rest was dropped")
