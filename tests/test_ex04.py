@@ -5,17 +5,7 @@ import numpy as np
 import pytest
 
 from camlab.exercises import ex04
-
-
-def _solution(exercise):
-    """The learner-facing solution text, run as a learner's notebook would run it."""
-    namespace = {"np": np, "cv2": cv2}
-    exec(exercise.solution_source(), namespace)
-    return namespace[exercise.func_name]
-
-
-def _status(exercise, fn):
-    return exercise.grade(fn).status
+from exercise_helpers import check_reference_and_solution, check_stub_not_attempted, status
 
 
 def test_module_lists_its_exercises():
@@ -25,17 +15,12 @@ def test_module_lists_its_exercises():
 
 @pytest.mark.parametrize("exercise", ex04.EXERCISES, ids=lambda q: q.func_name)
 def test_shown_solutions_are_correct(exercise):
-    assert _status(exercise, exercise.reference) == "correct"
-    assert _status(exercise, _solution(exercise)) == "correct"
+    check_reference_and_solution(exercise, cv2=cv2)
 
 
 @pytest.mark.parametrize("exercise", ex04.EXERCISES, ids=lambda q: q.func_name)
 def test_an_untouched_stub_is_not_attempted(exercise):
-    def stub(*args, **kwargs):
-        raise NotImplementedError()
-
-    assert _status(exercise, stub) == "not_attempted"
-    assert _status(exercise, None) == "not_attempted"
+    check_stub_not_attempted(exercise)
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -97,7 +82,7 @@ def test_q1_cam_without_the_relu_is_incorrect():
 
 @pytest.mark.parametrize("wrong", [_abs_instead_of_relu, _min_max, _not_normalized])
 def test_q1_other_wrong_answers_are_incorrect(wrong):
-    assert _status(ex04.q1, wrong) == "incorrect"
+    assert status(ex04.q1, wrong) == "incorrect"
 
 
 def test_q1_nan_from_a_zero_map_is_reported():
@@ -120,7 +105,7 @@ def test_q1_a_loop_over_channels_is_correct():
         cam = np.maximum(cam, 0)
         return cam / cam.max() if cam.max() > 0 else cam
 
-    assert _status(ex04.q1, cam_from_features) == "correct"
+    assert status(ex04.q1, cam_from_features) == "correct"
 
 
 def test_q1_a_function_that_changes_its_input_is_incorrect():
@@ -148,14 +133,14 @@ def test_q2_one_maximum_for_the_whole_batch_is_incorrect():
         cams = np.maximum(np.einsum("nhwk,nk->nhw", features, weights[:, class_indices].T), 0)
         return cams / cams.max()
 
-    assert _status(ex04.q2, batch_max) == "incorrect"
+    assert status(ex04.q2, batch_max) == "incorrect"
 
 
 def test_q2_the_first_class_for_every_image_is_incorrect():
     def first_class(features, weights, class_indices):
         return np.stack([ex04._cam_from_features(f, weights, class_indices[0]) for f in features])
 
-    assert _status(ex04.q2, first_class) == "incorrect"
+    assert status(ex04.q2, first_class) == "incorrect"
 
 
 def test_q2_without_the_relu_is_incorrect():
@@ -164,14 +149,14 @@ def test_q2_without_the_relu_is_incorrect():
         peaks = cams.max(axis=(1, 2), keepdims=True)
         return np.divide(cams, peaks, out=np.zeros_like(cams), where=peaks > 0)
 
-    assert _status(ex04.q2, no_relu) == "incorrect"
+    assert status(ex04.q2, no_relu) == "incorrect"
 
 
 def test_q2_a_loop_over_images_is_correct():
     def cam_batch(features, weights, class_indices):
         return np.stack([ex04._cam_from_features(f, weights, c) for f, c in zip(features, class_indices)])
 
-    assert _status(ex04.q2, cam_batch) == "correct"
+    assert status(ex04.q2, cam_batch) == "correct"
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -188,7 +173,7 @@ def test_q3_width_and_height_swapped_is_incorrect_with_the_shapes():
 
 @pytest.mark.parametrize("method", [cv2.INTER_NEAREST, cv2.INTER_CUBIC])
 def test_q3_other_interpolations_are_incorrect(method):
-    assert _status(ex04.q3, lambda cam, height, width: cv2.resize(cam, (width, height), interpolation=method)) \
+    assert status(ex04.q3, lambda cam, height, width: cv2.resize(cam, (width, height), interpolation=method)) \
         == "incorrect"
 
 
@@ -198,7 +183,7 @@ def test_q3_tensorflow_bilinear_resize_is_correct():
     def upsample_cam(cam, height, width):
         return tf.image.resize(cam[..., None], (height, width)).numpy()[..., 0]
 
-    assert _status(ex04.q3, upsample_cam) == "correct"
+    assert status(ex04.q3, upsample_cam) == "correct"
 
 
 # ----------------------------------------------------------------------------------------------------------

@@ -77,25 +77,32 @@ def _q2_cases():
 
 
 def _tiny_model(seed):
-    """A small, untrained CAM model (the course's tiny backbone at 32x32): random but fixed weights."""
+    """A small, untrained model of the course's shape (three stages ``block1_out`` .. ``block3_out`` at 1/2, 1/4
+    and 1/8 of a 32x32 input -> ``avg_pool`` -> softmax ``predictions``), every initializer seeded: the same
+    weights on every machine, whatever ran before."""
     import keras
 
-    from camlab.models import build_cam_model
-
-    keras.utils.set_random_seed(seed)
-    return build_cam_model(5, backbone="tiny", input_shape=(32, 32, 3))
+    inputs = keras.Input((32, 32, 3), name="image")
+    x = inputs
+    for stage, filters in enumerate((8, 12, 16), start=1):
+        x = keras.layers.Conv2D(filters, 3, strides=2, padding="same", activation="relu", name=f"block{stage}_out",
+                                kernel_initializer=keras.initializers.HeNormal(seed=seed + stage),
+                                bias_initializer=keras.initializers.RandomNormal(0.0, 0.05, seed=seed + 10 + stage))(x)
+    x = keras.layers.GlobalAveragePooling2D(name="avg_pool")(x)
+    outputs = keras.layers.Dense(5, activation="softmax", name="predictions",
+                                 kernel_initializer=keras.initializers.GlorotNormal(seed=seed))(x)
+    return keras.Model(inputs, outputs, name="tiny_grad_cam")
 
 
 def _q3_cases():
-    model = _tiny_model(4)  # a seed whose maps are partly positive at every layer: the ReLU matters
-    rng = _rng(12)
-    images = rng.uniform(0.0, 1.0, (3, 32, 32, 3)).astype(np.float32)
+    model = _tiny_model(2)  # maps of these images and classes are partly positive at every layer: the ReLU matters
+    images = _rng(12).uniform(0.0, 1.0, (3, 32, 32, 3)).astype(np.float32)
     return [
-        Case((model, images, np.array([0, 3, 1]), "block3_out"),
-             label="a tiny model, 3 images, classes (0, 3, 1), layer block3_out"),
-        Case((model, images[:2], np.array([3, 3]), "block2_out"),
-             label="the same model, 2 images, class 3, layer block2_out"),
-        Case((model, images[1:2], np.array([0]), "block1_out"), label="one image, class 0, layer block1_out"),
+        Case((model, images, np.array([0, 4, 2]), "block3_out"),
+             label="a tiny model, 3 images, classes (0, 4, 2), layer block3_out"),
+        Case((model, images[:2], np.array([2, 2]), "block2_out"),
+             label="the same model, 2 images, class 2, layer block2_out"),
+        Case((model, images[1:2], np.array([1]), "block1_out"), label="one image, class 1, layer block1_out"),
     ]
 
 
