@@ -30,7 +30,6 @@ import importlib
 import importlib.util
 import json
 import math
-import os
 import re
 import secrets
 import shutil
@@ -43,6 +42,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import nbformat
+
+from camlab import course
 
 STATUS_RANK = {"correct": 3, "incorrect": 2, "error": 1, "not_attempted": 0}
 MODULE_NAME = re.compile(r"^camlab\.exercises\.ex\d{2,3}$")  # the only modules a submission may name
@@ -136,11 +137,9 @@ def exercise_keys(module_name):
 
 def _notebook_id(module_name, module):
     """The course notebook's id for column names: the solution notebooks' metadata, else ``NOTEBOOK``, else exNN."""
-    from camlab.course import course_notebooks, read_notebook
-
-    for path in course_notebooks():
+    for path in course.course_notebooks():
         try:
-            meta = read_notebook(path).metadata.get("camlab", {})
+            meta = course.read_notebook(path).metadata.get("camlab", {})
         except Exception:  # an author's half-saved notebook must not stop grading
             continue
         if meta.get("exercises") == module_name and meta.get("id"):
@@ -151,35 +150,10 @@ def _notebook_id(module_name, module):
 # --------------------------------------------------------------------------------------------------------------
 # Running one notebook in a limited kernel.
 
-# The kernel's launcher: limits first (they are inherited by anything it starts), then the ordinary IPython kernel.
-_LAUNCHER = """\
-import resource, sys
-for _name, _mb in (("RLIMIT_AS", int(sys.argv.pop(1))), ("RLIMIT_FSIZE", int(sys.argv.pop(1)))):
-    if _mb > 0:
-        _which = getattr(resource, _name)
-        _hard = resource.getrlimit(_which)[1]
-        _limit = _mb * 1024 * 1024 if _hard == resource.RLIM_INFINITY else min(_mb * 1024 * 1024, _hard)
-        resource.setrlimit(_which, (_limit, _limit))
-resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-from ipykernel import kernelapp
-kernelapp.launch_new_instance()
-"""
-
-
 def write_kernelspec(folder, limits):
     """A kernelspec running this Python's IPython kernel under ``limits``; returns the kernels folder."""
-    spec_dir = Path(folder) / KERNEL_NAME
-    spec_dir.mkdir(parents=True, exist_ok=True)
-    spec = {
-        "argv": [sys.executable, "-c", _LAUNCHER, str(limits.memory_mb), str(limits.file_mb),
-                 "-f", "{connection_file}"],
-        "display_name": "camlab grader (limited)",
-        "language": "python",
-        "env": {"TF_CPP_MIN_LOG_LEVEL": "2", "MPLBACKEND": "Agg", "PYTHONDONTWRITEBYTECODE": "1",
-                "CAMLAB_GRADING": "1"},
-    }
-    (spec_dir / "kernel.json").write_text(json.dumps(spec, indent=1))
-    return Path(folder)
+    return course.write_kernelspec(folder, KERNEL_NAME, memory_mb=limits.memory_mb, file_mb=limits.file_mb,
+                                   env={"MPLBACKEND": "Agg", "PYTHONDONTWRITEBYTECODE": "1", "CAMLAB_GRADING": "1"})
 
 
 def _grading_cells(module_name, pairs, nonce):

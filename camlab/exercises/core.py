@@ -21,12 +21,11 @@ from __future__ import annotations
 import copy
 import html
 import inspect
-import math
 import re
 import textwrap
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
