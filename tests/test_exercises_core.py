@@ -261,12 +261,16 @@ def test_check_in_a_jupyter_kernel_finds_the_cells_function_and_shows_html(tmp_p
         new_code_cell("import numpy as np\nfrom camlab.exercises.ex00 import q1, q2"),
         new_code_cell("def clip01(x):\n    return np.clip(x, 0, 1)\nq1.check()"),
         new_code_cell("def normalize_map(cam):\n    raise NotImplementedError()\nr = q2.check()\nprint(r.status)"),
+        new_code_cell("r"),  # a result asked for again, in a later cell, is shown again
     ])
     path = tmp_path / "nb.ipynb"
     nbformat.write(nb, str(path))
     done = execute_notebook(path, timeout=60, inplace=False)
+    assert len(done.cells[1].outputs) == 1  # shown once: no Out[] repeating it
     correct = done.cells[1].outputs[0]
     assert correct.output_type == "display_data"
     assert correct.data["text/html"].startswith('<div style="color:#1a7f37"><b>Correct</b>')
     stub = done.cells[2].outputs
     assert "<b>Not attempted</b>" in stub[0].data["text/html"] and stub[1].text == "not_attempted\n"
+    again = done.cells[3].outputs
+    assert len(again) == 1 and "<b>Not attempted</b>" in again[0].data["text/html"]

@@ -73,6 +73,12 @@ class CheckResult:
     def _repr_html_(self):
         return _html_message(self)
 
+    def _ipython_display_(self):
+        """Shown like ``check()`` shows it; not again when ``q.check()`` ends the cell that just showed it."""
+        if getattr(self, "_shown_in", None) == _execution_count():
+            return
+        _show(_html_message(self), _text_message(self))
+
     def __str__(self):
         return _text_message(self)
 
@@ -351,6 +357,7 @@ class Exercise:
             fn = _lookup(self.func_name, _caller_globals())
         result = self.grade(fn)
         _show(_html_message(result), _text_message(result))
+        object.__setattr__(result, "_shown_in", _execution_count())  # so the cell's Out[] does not repeat it
         return result
 
     def _run(self, fn):
@@ -451,6 +458,16 @@ def _in_notebook():
         return False
     shell = get_ipython()
     return shell is not None and type(shell).__name__ == "ZMQInteractiveShell"
+
+
+def _execution_count():
+    """The running cell's number in IPython, else None."""
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return None
+    shell = get_ipython()
+    return getattr(shell, "execution_count", None) if shell is not None else None
 
 
 def _show(html_text, plain_text):
