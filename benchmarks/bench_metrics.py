@@ -10,7 +10,6 @@ Prints a markdown table and the machine. The CPU may be shared: run twice and lo
 """
 import argparse
 import os
-import platform
 import sys
 import time
 
@@ -20,6 +19,9 @@ import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 
 from camlab import boxes, metrics  # noqa: E402
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from _machine import describe  # noqa: E402
 
 
 def smooth_maps(count, size, seed=0):
@@ -67,25 +69,13 @@ def naive_ious(maps, gts, thresholds):
     return largest, best
 
 
-def machine():
-    cpu = "unknown CPU"
-    try:
-        with open("/proc/cpuinfo") as handle:
-            cpu = next(line.split(":", 1)[1].strip() for line in handle if line.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
-    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
-    return (f"{os.cpu_count()} CPUs ({cpu}), load average {load:.1f} at the start, OpenCV {cv2.__version__} "
-            f"({cv2.getNumThreads()} threads), NumPy {np.__version__}, Python {platform.python_version()}")
-
-
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--maps", type=int, default=10_000)
     parser.add_argument("--size", type=int, default=64)
     parser.add_argument("--naive", type=int, default=200, help="maps timed with the naive loop")
     args = parser.parse_args(argv)
-    print(machine(), flush=True)
+    print(describe(f"OpenCV {cv2.__version__}", f"NumPy {np.__version__}"), flush=True)
     maps = smooth_maps(args.maps, args.size)
     gts = gt_near_the_peak(maps)
     thresholds = metrics.DEFAULT_CAM_THRESHOLDS

@@ -348,3 +348,21 @@ def test_evaluate_localization_reads_tf_data_and_limits_images(tiny_cam_model):
     with pytest.raises(ValueError, match="lacks \\['bbox'\\]"):
         metrics.evaluate_localization(tiny_cam_model, [{"image": items[0]["image"], "label": 0}],
                                       methods="cam", show_progress=False)
+
+
+def test_evaluate_command_prints_the_table_and_writes_csv(tiny_cam_model, monkeypatch, capsys, tmp_path):
+    """`python -m camlab evaluate` wiring, with the shipped model and dataset replaced by the tiny stand-ins."""
+    from types import SimpleNamespace
+
+    from camlab import data, models
+
+    monkeypatch.setattr(models, "load_pretrained", lambda: tiny_cam_model)
+    monkeypatch.setattr(data, "load", lambda: ((None, toy_items(6)), SimpleNamespace(name="toy", version="1.0.0")))
+    out_csv = tmp_path / "eval.csv"
+    assert metrics.main(["--methods", "cam", "layer_cam", "--max-images", "4", "--csv", str(out_csv)]) == 0
+    printed = capsys.readouterr().out
+    assert "toy 1.0.0, test split, 4 images" in printed
+    assert "layer_cam" in printed and "MaxBoxAccV2" in printed
+    assert len(out_csv.read_text().splitlines()) == 3
+    with pytest.raises(SystemExit):
+        metrics.main(["--methods", "magic"])
