@@ -134,7 +134,7 @@ def train(model, train_ds, val_ds, epochs, *, learning_rate=DEFAULT_LEARNING_RAT
         cbs.append(Checkpointer(folder, history, best))
     cbs.append(ProgressBar(epochs, initial_epoch, _cardinality(train_ds), verbose))
     fit = model.fit(train_ds, validation_data=val_ds, epochs=int(epochs), initial_epoch=initial_epoch,
-                    callbacks=cbs, verbose=0)
+                    callbacks=cbs, verbose=0, shuffle=False)  # shuffling is the dataset's job
     if folder is None:
         history = {key: [float(v) for v in values] for key, values in fit.history.items()}
     return history

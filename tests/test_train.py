@@ -1,0 +1,127 @@
+"""camlab.train: checkpoints, resuming, seeding and strategies on a tiny synthetic problem (seconds)."""
+import json
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from camlab import models, train as training
+
+
+def _data(n=64, seed=0):
+    """Bright vs dark 16x16 images: class 1 has a bright square somewhere, class 0 none."""
+    rng = np.random.default_rng(seed)
+    images = rng.uniform(0, 0.3, (n, 16, 16, 3)).astype(np.float32)
+    labels = np.arange(n) % 2
+    for i in np.nonzero(labels)[0]:
+        y, x = rng.integers(0, 10, 2)
+        images[i, y:y + 6, x:x + 6] = 1.0
+    ds = tf.data.Dataset.from_tensor_slices((images, labels))
+    return ds.batch(16), ds.batch(32)
+
+
+def _model():
+    return models.build_cam_model(2, input_shape=(16, 16, 3))
+
+
+class Recorder(keras.callbacks.Callback):
+    def __init__(self):
+        super().__init__()
+        self.epochs = []
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.epochs.append(epoch)
+
+
+class StopAfter(keras.callbacks.Callback):
+    """Simulates an interruption (Ctrl-C, a crash) at the start of epoch ``epoch`` (0-based)."""
+
+    def __init__(self, epoch):
+        super().__init__()
+        self.epoch = epoch
+
+    def on_epoch_begin(self, epoch, logs=None):
+        if epoch == self.epoch:
+            raise KeyboardInterrupt("simulated interruption")
+
+
+def test_checkpoints_interruption_resume_and_no_silent_overwrite(tmp_path):
+    train_ds, val_ds = _data()
+    with pytest.raises(KeyboardInterrupt):
+        training.train(_model(), train_ds, val_ds, 2, checkpoint_dir=tmp_path, verbose=0, callbacks=[StopAfter(1)])
+    for name in ("best.keras", "last.keras", "state.json"):
+        assert (tmp_path / name).is_file()
+    state = training.read_state(tmp_path)
+    assert state["epoch"] == 1 and set(state["history"]) >= {"loss", "accuracy", "val_loss", "val_accuracy"}
+    assert state["best_val_accuracy"] == state["history"]["val_accuracy"][0]
+    saved = keras.saving.load_model(tmp_path / "last.keras", safe_mode=True)
+
+    fresh = _model()  # a new session: a new model object, the same folder
+    recorder = Recorder()
+    history = training.train(fresh, train_ds, val_ds, 2, checkpoint_dir=tmp_path, verbose=0, callbacks=[recorder])
+    assert recorder.epochs == [1]  # epoch 0 was not repeated
+    assert len(history["loss"]) == 2 and history["loss"][:1] == state["history"]["loss"]
+    assert all(np.isfinite(history["loss"]))
+    assert int(fresh.optimizer.iterations) == 2 * 4  # the optimizer state was restored, then one more epoch
+    assert not np.allclose(fresh.get_weights()[0], saved.get_weights()[0])  # and it trained on from there
+    state = json.loads((tmp_path / "state.json").read_text())
+    assert state["epoch"] == 2 and state["history"] == history
+    assert state["best_val_accuracy"] == max(history["val_accuracy"])
+
+    before = (tmp_path / "last.keras").read_bytes()
+    with pytest.raises(FileExistsError, match="resume=True"):
+        training.train(_model(), train_ds, val_ds, 3, checkpoint_dir=tmp_path, resume=False, verbose=0)
+    assert (tmp_path / "last.keras").read_bytes() == before
+
+    recorder = Recorder()  # a finished run: its history comes back, nothing is trained
+    again = training.train(_model(), train_ds, val_ds, 2, checkpoint_dir=tmp_path, verbose=0, callbacks=[recorder])
+    assert again == history and recorder.epochs == []
+
+
+def test_seeding_makes_runs_repeat_and_the_toy_problem_is_learned():
+    train_ds, val_ds = _data(n=128)
+    runs = []
+    for _ in range(2):
+        keras.utils.set_random_seed(7)  # the same initial weights
+        model = _model()
+        history = training.train(model, train_ds.shuffle(128), val_ds, 4, learning_rate=1e-2, seed=3, verbose=0)
+        runs.append((history, model.get_weights()))
+    assert runs[0][0] == runs[1][0]
+    for a, b in zip(runs[0][1], runs[1][1]):
+        np.testing.assert_array_equal(a, b)
+    assert runs[0][0]["val_accuracy"][-1] >= 0.9
+
+
+def test_strategy_builds_and_trains_in_scope():
+    strategy = tf.distribute.OneDeviceStrategy("/cpu:0")
+    train_ds, val_ds = _data()
+    with strategy.scope():
+        model = _model()
+    history = training.train(model, train_ds, val_ds, 1, strategy=strategy, verbose=0)
+    assert len(history["accuracy"]) == 1 and 0.0 <= history["accuracy"][0] <= 1.0
+
+
+@pytest.mark.parametrize("epochs", [0, -1, 1.5])
+def test_bad_epochs(epochs):
+    train_ds, val_ds = _data()
+    with pytest.raises(ValueError, match="epochs must be a positive integer"):
+        training.train(_model(), train_ds, val_ds, epochs, verbose=0)
+
+
+def test_evaluate_scores_a_perfect_localizer():
+    """A model whose CAM is the image's first channel localizes a bright box exactly."""
+    inputs = keras.Input((32, 32, 3))
+    features = keras.layers.Identity(name="block3_out")(inputs)
+    pooled = keras.layers.GlobalAveragePooling2D(name="avg_pool")(features)
+    outputs = keras.layers.Dense(2, activation="softmax", name="predictions")(pooled)
+    model = keras.Model(inputs, outputs)
+    model.get_layer("predictions").set_weights([np.array([[1.0, 1.0], [0, 0], [0, 0]]), np.array([1.0, 0.0])])
+    images = np.zeros((4, 32, 32, 3), np.uint8)
+    boxes = np.array([[0.25, 0.25, 0.75, 0.75], [0, 0, 0.5, 0.5], [0.5, 0.5, 1, 1], [0.125, 0.25, 0.5, 0.875]])
+    for image, (y0, x0, y1, x1) in zip(images, (boxes * 32).astype(int)):
+        image[y0:y1, x0:x1] = 255
+    split = tf.data.Dataset.from_tensor_slices({"image": images, "label": np.zeros(4, np.int64),
+                                                "bbox": boxes.astype(np.float32)})
+    scores = training.evaluate(model, split, feature_layer="block3_out")
+    assert scores == {"test_accuracy": 1.0, "cam_gt_known_loc": 1.0, "count": 4}
