@@ -80,15 +80,21 @@ def find_submissions(root):
             continue
         if entry.is_dir():
             notebooks = sorted(p for p in entry.rglob("*.ipynb")
-                               if p.is_file() and ".ipynb_checkpoints" not in p.parts)
+                               if p.is_file() and not p.is_symlink() and ".ipynb_checkpoints" not in p.parts)
             learners.setdefault(entry.name, []).extend(notebooks)
-        elif entry.suffix == ".ipynb" and entry.is_file():
+        elif entry.suffix == ".ipynb" and entry.is_file() and not entry.is_symlink():
             learners.setdefault(entry.stem, []).append(entry)
     return learners
 
 
+MAX_NOTEBOOK_MB = 100
+
+
 def read_submission(path):
     """``(notebook or None, problem or None)``: a learner's file, read without trusting it."""
+    size = Path(path).stat().st_size
+    if size > MAX_NOTEBOOK_MB * 2**20:
+        return None, f"the file is {size / 2**20:.0f} MB, more than a notebook needs ({MAX_NOTEBOOK_MB} MB at most)"
     data = Path(path).read_bytes()
     if not data.strip():
         return None, "the file is empty"
@@ -407,6 +413,9 @@ def grade_folder(submissions, out_dir, jobs=1, limits=None, show_progress=True):
         for path in paths:
             nb, problem = read_submission(path)
             module_name, how = identify(path, nb)
+            meta = nb.metadata.get("camlab") if nb is not None else None
+            if module_name is None and problem is None and isinstance(meta, dict) and meta.get("id"):
+                problem = f"course notebook {_clip(meta['id'], 40)!r} has no exercises to grade; it was not run"
             if module_name and module_name not in catalog:
                 catalog[module_name] = exercise_keys(module_name)
             plan[learner].append((str(path), module_name, how, problem))

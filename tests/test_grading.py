@@ -204,6 +204,22 @@ def test_submissions_are_found_per_folder_or_flat(tmp_path):
         grading.find_submissions(tmp_path / "missing")
 
 
+def test_notebooks_without_exercises_are_listed_not_run(tmp_path, capsys):
+    submissions = tmp_path / "subs"
+    (submissions / "lea").mkdir(parents=True)
+    nbformat.write(notebook("raise SystemExit('must not run')", metadata={"camlab": {"id": "02_model"}}),
+                   str(submissions / "lea" / "02_model.ipynb"))
+    nbformat.write(notebook("x = 1", metadata={}), str(submissions / "lea" / "scratch.ipynb"))
+    (submissions / "lea" / "link.ipynb").symlink_to(submissions / "lea" / "scratch.ipynb")
+    assert grading.main([str(submissions), "--out", str(tmp_path / "out")]) == 0
+    entries = json.loads((tmp_path / "out" / "results.json").read_text())["learners"]["lea"]["notebooks"]
+    assert [(e["file"], e["problems"]) for e in entries] == [
+        ("lea/02_model.ipynb", ["course notebook '02_model' has no exercises to grade; it was not run"]),
+        ("lea/scratch.ipynb", ["could not tell which course notebook this is (no camlab metadata, no "
+                               "`from camlab.exercises.exNN import` line, no NN_ file name); it was not run"])]
+    assert (tmp_path / "out" / "results.csv").read_text().splitlines() == ["learner,total,score", "lea,0/0,0.0"]
+
+
 def test_identification_never_trusts_a_module_name_from_the_submission(tmp_path):
     nb = notebook("import os", metadata={"camlab": {"exercises": "os"}})
     assert grading.identify(tmp_path / "x.ipynb", nb) == (None, None)
@@ -231,3 +247,15 @@ def test_csv_cells_are_not_spreadsheet_formulas():
     taken = set()
     assert [grading.feedback_name(n, taken) for n in ("a b", "a_b", "../x", "")] == [
         "a_b.html", "a_b_2.html", "x.html", "learner.html"]
+
+
+def test_read_submission_refuses_huge_empty_and_broken_files(tmp_path):
+    huge = tmp_path / "huge.ipynb"
+    with open(huge, "wb") as handle:
+        handle.truncate(101 * 2**20)  # sparse: costs no disk
+    assert grading.read_submission(huge) == (None, "the file is 101 MB, more than a notebook needs (100 MB at most)")
+    (tmp_path / "blank.ipynb").write_text("  \n")
+    assert grading.read_submission(tmp_path / "blank.ipynb") == (None, "the file is empty")
+    (tmp_path / "list.ipynb").write_text("[1, 2]")
+    nb, problem = grading.read_submission(tmp_path / "list.ipynb")
+    assert nb is None and problem.startswith("not a readable notebook (")
