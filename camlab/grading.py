@@ -279,7 +279,6 @@ async def _run_notebook(nb, module_name, pairs, limits, kernels_dir, work_dir):
                            if start + offset in state["timed_out"] else _cell_error_text(cell, limits.message_chars))
                     answers[attribute] = {"status": "error", "message": _clip(
                         f"checking `{func_name}` did not finish: {why}", limits.message_chars)}
-            del nb.cells[start:]
     except DeadKernelError:
         problems.append(f"the kernel died while {phase} (out of memory, a crash, or os._exit?)")
     except Exception as error:  # kernel start-up failures and the like: report, never stop the whole run
@@ -292,23 +291,25 @@ async def _run_notebook(nb, module_name, pairs, limits, kernels_dir, work_dir):
                 await km.shutdown_kernel(now=True)
         except Exception:  # already gone
             pass
+    del nb.cells[learner_cells:]
     for index in sorted(client.truncated_cells):
-        if index < len(nb.cells):
+        if index < learner_cells:
             problems.append(f"cell {index} printed more than {limits.output_chars} characters; the rest was dropped")
     return answers, problems, errors
 
 
 def _records(cell, nonce):
-    for output in cell.get("outputs", []):
-        if output.get("output_type") == "stream" and output.get("name") == "stdout":
-            for line in output.get("text", "").splitlines():
-                if line.startswith(nonce):
-                    try:
-                        record = json.loads(line[len(nonce):])
-                    except ValueError:
-                        continue
-                    if isinstance(record, dict):
-                        yield record
+    """The JSON records a grading cell printed behind ``nonce`` (stdout may arrive in several pieces)."""
+    text = "".join(output.get("text", "") for output in cell.get("outputs", [])
+                   if output.get("output_type") == "stream" and output.get("name") == "stdout")
+    for line in text.splitlines():
+        if line.startswith(nonce):
+            try:
+                record = json.loads(line[len(nonce):])
+            except ValueError:
+                continue
+            if isinstance(record, dict):
+                yield record
 
 
 def _cell_error_text(cell, limit):
