@@ -335,25 +335,25 @@ class Exercise:
         return self._cases
 
     # ---- checking ----------------------------------------------------------------------------------------------
-    def grade(self, fn=_MISSING, namespace=None):
+    def grade(self, fn=None, namespace=None):
         """The verdict on ``fn`` as a ``CheckResult``, displaying nothing.
 
         Without ``fn``, the function named ``func_name`` is looked up in ``namespace`` (a dict) or, when that is
         not given either, in the caller's globals.
         """
-        if fn is _MISSING:
+        if fn is None:
             fn = _lookup(self.func_name, namespace if namespace is not None else _caller_globals())
         result = self._run(fn)
         LOG.append({"exercise": self.name, "func_name": self.func_name, "status": result.status,
                     "message": result.message, "time": time.time()})
         return result
 
-    def check(self, fn=_MISSING):
+    def check(self, fn=None):
         """Check the learner's function (by default the one named ``func_name`` in the caller's globals).
 
         Shows a short coloured verdict and returns the ``CheckResult``.
         """
-        if fn is _MISSING:
+        if fn is None:
             fn = _lookup(self.func_name, _caller_globals())
         result = self.grade(fn)
         _show(_html_message(result), _text_message(result))
