@@ -84,8 +84,17 @@ def load(name=None, split=("train", "test"), data_dir=None, manual_dir=None, **k
         config = kwargs.pop("download_and_prepare_kwargs", {})
         config["download_config"] = tfds.download.DownloadConfig(manual_dir=str(manual_dir))
         kwargs["download_and_prepare_kwargs"] = config
-    splits, info = tfds.load(name, split=list(split) if isinstance(split, tuple) else split, data_dir=data_dir,
-                             with_info=True, **kwargs)
+    try:
+        splits, info = tfds.load(name, split=list(split) if isinstance(split, tuple) else split,
+                                 data_dir=data_dir, with_info=True, **kwargs)
+    except ModuleNotFoundError as error:
+        if error.name != "importlib_resources":
+            raise
+        raise ModuleNotFoundError(
+            f"TFDS needs the package importlib_resources to prepare {name!r} but does not declare it on Python "
+            f">= 3.9 (tensorflow/datasets issue #11212). Install it: `pip install importlib_resources`.",
+            name=error.name,
+        ) from error
     if base == "stanford_dogs":
         if isinstance(splits, list):
             splits = [ds.map(_dogs_to_cars_layout) for ds in splits]
@@ -107,15 +116,24 @@ def normalize_and_resize_img(item, size=(224, 224)):
     return tf.clip_by_value(image, 0.0, 1.0), item["label"]
 
 
-def apply_normalize_on_dataset(ds, is_test=False, batch_size=16, size=(224, 224), shuffle_buffer=1000, seed=None):
+def apply_normalize_on_dataset(ds, is_test=False, batch_size=16, size=(224, 224), shuffle_buffer=1000, seed=None,
+                               cache=False):
     """Batches of (images, labels) ready for a model.
 
     Training data is shuffled example by example (before batching, reshuffled each epoch); test data keeps
-    its order. Nothing repeats: one pass is one epoch. Batches are prefetched.
+    its order. Nothing repeats: one pass is one epoch. Batches are prefetched. ``cache=True`` keeps the
+    prepared images in memory after the first pass (float32: N x H x W x 3 x 4 bytes, 0.45 GB for 4000
+    images at 96 x 96), so later epochs skip decoding and resizing.
     """
+    def prepare(item):
+        return normalize_and_resize_img(item, size)
+
+    if cache:
+        ds = ds.map(prepare, num_parallel_calls=tf.data.AUTOTUNE).cache()
     if not is_test:
         ds = ds.shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=True)
-    ds = ds.map(lambda item: normalize_and_resize_img(item, size), num_parallel_calls=tf.data.AUTOTUNE)
+    if not cache:
+        ds = ds.map(prepare, num_parallel_calls=tf.data.AUTOTUNE)
     return ds.batch(batch_size).prefetch(tf.data.AUTOTUNE)
 
 

@@ -208,8 +208,17 @@ def evaluate(model, test_split, batch_size=64, threshold=0.2, iou_threshold=0.5,
 # ----------------------------------------------------------------------------------------------------------
 
 def machine_description():
-    return (f"{platform.machine()} {platform.processor() or 'CPU'}, {os.cpu_count()} cores, "
-            f"{platform.system()}, TensorFlow {tf.__version__}, Keras {keras.__version__}")
+    """'2 cores (CPU model), Linux x86_64, TensorFlow ..., Keras ..., load average 1.0' (the CPU may be shared)."""
+    cpu = platform.processor() or "CPU"
+    try:
+        with open("/proc/cpuinfo") as handle:
+            cpu = next(line.split(":", 1)[1].strip() for line in handle if line.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    load = f", load average {os.getloadavg()[0]:.1f}" if hasattr(os, "getloadavg") else ""
+    return (f"{len(os.sched_getaffinity(0)) if hasattr(os, 'sched_getaffinity') else os.cpu_count()} cores "
+            f"({cpu}), {platform.system()} {platform.machine()}, TensorFlow {tf.__version__}, "
+            f"Keras {keras.__version__}{load}")
 
 
 def main(argv=None):
@@ -242,6 +251,7 @@ def main(argv=None):
     size = tuple(model.input_shape[1:3])
     train_ds = data.apply_normalize_on_dataset(train_split, batch_size=args.batch_size, size=size, seed=args.seed)
     test_ds = data.apply_normalize_on_dataset(test_split, is_test=True, batch_size=64, size=size)
+    machine_at_start = machine_description()
     steps = int(train_ds.cardinality())
     schedule = keras.optimizers.schedules.CosineDecay(args.learning_rate, decay_steps=args.epochs * steps)
     start = time.perf_counter()
@@ -272,7 +282,7 @@ def main(argv=None):
         "cam_gt_known_loc_rule": "IoU >= 0.5; box of the largest region above 0.2 x the map's max (CAM paper)",
         "history": history,
         "training_seconds": round(seconds, 1),
-        "machine": machine_description(),
+        "machine": f"{machine_at_start}; at the end: load average {os.getloadavg()[0]:.1f}",
         "keras_file_bytes": model_file.stat().st_size,
     }
     card_file.write_text(json.dumps(card, indent=1) + "\n")

@@ -187,3 +187,25 @@ def test_stanford_dogs_largest_box_becomes_bbox(tmp_path):
         areas = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
         np.testing.assert_allclose(item["bbox"], boxes[np.argmax(areas)])
         assert isinstance(item["id"], bytes) and item["id"]
+
+
+def test_tfds_missing_importlib_resources_gets_an_instruction(monkeypatch, tmp_path):
+    def broken_load(*args, **kwargs):
+        raise ModuleNotFoundError("No module named 'importlib_resources'", name="importlib_resources")
+
+    monkeypatch.setattr(tfds, "load", broken_load)
+    with pytest.raises(ModuleNotFoundError, match="pip install importlib_resources"):
+        data.load("mnist", data_dir=tmp_path)
+
+
+def test_cached_pipeline_gives_the_same_examples_and_still_reshuffles():
+    ds = _toy()
+    plain = data.apply_normalize_on_dataset(ds, is_test=True, batch_size=8, size=(12, 12))
+    cached = data.apply_normalize_on_dataset(ds, is_test=True, batch_size=8, size=(12, 12), cache=True)
+    for (a, la), (b, lb) in zip(plain, cached):
+        np.testing.assert_array_equal(a.numpy(), b.numpy())
+        np.testing.assert_array_equal(la.numpy(), lb.numpy())
+    train = data.apply_normalize_on_dataset(ds, batch_size=8, size=(12, 12), seed=1, cache=True)
+    epoch1 = np.concatenate([b[1].numpy() for b in train])
+    epoch2 = np.concatenate([b[1].numpy() for b in train])
+    assert sorted(epoch1) == sorted(epoch2) == list(range(40)) and not np.array_equal(epoch1, epoch2)
