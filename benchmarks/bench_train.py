@@ -49,7 +49,11 @@ def cam_scores(model, test_split):
     except ImportError:
         return {}
     size = tuple(model.input_shape[1:3])
-    batches = test_split.map(lambda item: (data.normalize_and_resize_img(item, size), item["bbox"])).batch(100)
+
+    def prepare(item):
+        return data.normalize_and_resize_img(item, size), item["bbox"]
+
+    batches = test_split.map(prepare).batch(100)
     maps, boxes = [], []
     for (images, labels), gt in batches:
         maps.append(cam.class_activation_map(model, images.numpy(), class_index=labels.numpy(), size=size))
@@ -76,8 +80,8 @@ def main(argv=None):
         model = models.build_cam_model(info.features["label"].num_classes)
         size = tuple(model.input_shape[1:3])
         train_ds = data.apply_normalize_on_dataset(train_split, batch_size=training.DEFAULT_BATCH_SIZE, size=size,
-                                                   seed=args.seed)
-        test_ds = data.apply_normalize_on_dataset(test_split, is_test=True, batch_size=64, size=size)
+                                                   seed=args.seed, cache=True)
+        test_ds = data.apply_normalize_on_dataset(test_split, is_test=True, batch_size=64, size=size, cache=True)
         clock = EpochClock()
         schedule = keras.optimizers.schedules.CosineDecay(
             training.DEFAULT_LEARNING_RATE, decay_steps=args.epochs * int(train_ds.cardinality()))

@@ -189,7 +189,12 @@ def evaluate(model, test_split, batch_size=64, threshold=0.2, iou_threshold=0.5,
     size = tuple(model.input_shape[1:3])
     features = keras.Model(model.inputs, [model.get_layer(feature_layer).output, model.output])
     weights = model.get_layer("predictions").get_weights()[0]  # (channels, classes)
-    batches = test_split.map(lambda item: (*normalize_and_resize_img(item, size), item["bbox"])).batch(batch_size)
+
+    def prepare(item):
+        image, label = normalize_and_resize_img(item, size)
+        return image, label, item["bbox"]
+
+    batches = test_split.map(prepare, num_parallel_calls=tf.data.AUTOTUNE).batch(batch_size)
     correct = hits = count = 0
     for images, labels, boxes in batches:
         maps, probs = features(images, training=False)
@@ -249,8 +254,9 @@ def main(argv=None):
     (train_split, test_split), info = data.load(data_dir=paths.tfds_dir(args.data_dir))
     model = models.build_cam_model(info.features["label"].num_classes, backbone=args.backbone)
     size = tuple(model.input_shape[1:3])
-    train_ds = data.apply_normalize_on_dataset(train_split, batch_size=args.batch_size, size=size, seed=args.seed)
-    test_ds = data.apply_normalize_on_dataset(test_split, is_test=True, batch_size=64, size=size)
+    train_ds = data.apply_normalize_on_dataset(train_split, batch_size=args.batch_size, size=size, seed=args.seed,
+                                               cache=True)
+    test_ds = data.apply_normalize_on_dataset(test_split, is_test=True, batch_size=64, size=size, cache=True)
     machine_at_start = machine_description()
     steps = int(train_ds.cardinality())
     schedule = keras.optimizers.schedules.CosineDecay(args.learning_rate, decay_steps=args.epochs * steps)
