@@ -473,3 +473,14 @@ def test_resnet50_lesson_layers(resnet):
         np.testing.assert_allclose(result.probabilities.sum(-1), 1.0, atol=1e-5)
     np.testing.assert_allclose(cam.grad_cam(resnet, x, layer="conv5_block3_out"),
                                cam.class_activation_map(resnet, x), atol=1e-4)
+
+
+def test_finds_the_layers_of_camlab_models_tiny():
+    from camlab.models import build_cam_model
+
+    model = build_cam_model(4, "tiny", input_shape=(32, 32, 3))
+    assert cam.find_feature_layer(model, for_cam=True).name == "block3_out"
+    assert cam.find_feature_layer(model).name == "block3_out"
+    x = np.random.default_rng(7).uniform(0, 1, (2, 32, 32, 3)).astype(np.float32)
+    np.testing.assert_allclose(cam.grad_cam(model, x), cam.class_activation_map(model, x), atol=1e-4)
+    assert cam.grad_cam(model, x, layer="block2_out").shape == (2, 8, 8)
