@@ -209,3 +209,10 @@ def test_cached_pipeline_gives_the_same_examples_and_still_reshuffles():
     epoch1 = np.concatenate([b[1].numpy() for b in train])
     epoch2 = np.concatenate([b[1].numpy() for b in train])
     assert sorted(epoch1) == sorted(epoch2) == list(range(40)) and not np.array_equal(epoch1, epoch2)
+
+
+def test_build_data_command_prints_the_info(small, capsys):
+    _, _, _, folder = small
+    assert data.main(["--name", "camlab_cars/small", "--data-dir", str(folder.parent / "cli")]) == 0
+    out = capsys.readouterr().out
+    assert "camlab_cars" in out and "num_examples=64" in out and str(folder.parent / "cli") in out

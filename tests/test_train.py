@@ -125,3 +125,11 @@ def test_evaluate_scores_a_perfect_localizer():
                                                 "bbox": boxes.astype(np.float32)})
     scores = training.evaluate(model, split, feature_layer="block3_out")
     assert scores == {"test_accuracy": 1.0, "cam_gt_known_loc": 1.0, "count": 4}
+
+
+def test_train_command_never_replaces_a_model_silently(tmp_path, capsys):
+    existing = tmp_path / "camlab_cars_tiny.keras"
+    existing.write_bytes(b"someone's model")
+    assert training.main(["--epochs", "1", "--out", str(tmp_path)]) == 1
+    assert existing.read_bytes() == b"someone's model"
+    assert "--overwrite" in capsys.readouterr().out
