@@ -58,21 +58,6 @@ def _cam_cases():
     ]
 
 
-def _cam_to_bbox_solution(cam, threshold=0.2):
-    cam = np.asarray(cam, dtype=np.float32)
-    peak = cam.max()
-    if peak <= 0:
-        return None  # nothing stands out: no box
-    mask = (cam > threshold * peak).astype(np.uint8)
-    contours, _ = cv2.findContours(mask, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
-    if not contours:
-        return None
-    largest = max(contours, key=cv2.contourArea)  # the largest region, not contours[0]
-    x, y, w, h = cv2.boundingRect(largest)
-    height, width = cam.shape
-    return np.array([y / height, x / width, (y + h) / height, (x + w) / width], dtype=np.float32)
-
-
 CAM_TO_BBOX_SOLUTION = '''\
 def cam_to_bbox(cam, threshold=0.2):
     cam = np.asarray(cam, dtype=np.float32)

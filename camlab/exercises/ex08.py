@@ -16,6 +16,7 @@ import numpy as np
 
 from camlab import boxes
 from camlab.exercises.core import Case, Exercise, close, short_repr
+from camlab.exercises import ex07
 from camlab.exercises.ex07 import _IOU_CASES
 
 NOTEBOOK = "08_project"
@@ -214,18 +215,8 @@ q3 = Exercise(
 # ----------------------------------------------------------------------------------------------------------
 # q4: IoU (the project's own version, argument names as in the lesson)
 
-GET_IOU_SOLUTION = '''\
-def get_iou(gt_bbox, pred_bbox):
-    y_min = max(gt_bbox[0], pred_bbox[0])
-    x_min = max(gt_bbox[1], pred_bbox[1])
-    y_max = min(gt_bbox[2], pred_bbox[2])
-    x_max = min(gt_bbox[3], pred_bbox[3])
-    inter = max(0.0, y_max - y_min) * max(0.0, x_max - x_min)
-    area_gt = (gt_bbox[2] - gt_bbox[0]) * (gt_bbox[3] - gt_bbox[1])
-    area_pred = (pred_bbox[2] - pred_bbox[0]) * (pred_bbox[3] - pred_bbox[1])
-    union = area_gt + area_pred - inter
-    return float(inter / union) if union > 0 else 0.0
-'''
+# The same function as notebook 07's, with the project's argument names.
+GET_IOU_SOLUTION = ex07.GET_IOU_SOLUTION.replace("boxA", "gt_bbox").replace("boxB", "pred_bbox")
 
 q4 = Exercise(
     name="08 q4: IoU",
