@@ -30,14 +30,11 @@ output (N, classes); class_index: the class each map explains (N,); layer: the f
 """
 
 # Layers that are the identity at inference: allowed between the feature map, the GAP and the Dense for CAM.
-_INFERENCE_IDENTITY = (
-    keras.layers.Dropout,
-    keras.layers.SpatialDropout2D,
-    keras.layers.GaussianNoise,
-    keras.layers.GaussianDropout,
-    keras.layers.AlphaDropout,
-    keras.layers.Identity,
-    keras.layers.ActivityRegularization,
+_INFERENCE_IDENTITY = tuple(
+    getattr(keras.layers, name)
+    for name in ("Dropout", "SpatialDropout2D", "GaussianNoise", "GaussianDropout", "AlphaDropout", "Identity",
+                 "ActivityRegularization")
+    if hasattr(keras.layers, name)  # a Keras release may retire one
 )
 
 # model -> {layer: _Probe}; weak, so a probe never keeps a model alive.
@@ -236,7 +233,7 @@ class _Probe:
         self.cam_dense = None
         self.forward = tf.function(self._forward, reduce_retracing=True)
         self.gradients = tf.function(self._gradients, reduce_retracing=True)
-        self.probabilities = tf.function(self._probabilities, reduce_retracing=True)
+        self.masked_scores = tf.function(self._masked_scores, reduce_retracing=True)
 
     def check_cam(self, model):
         """Find the Dense whose weights weigh this layer's channels (ValueError if the layer is not CAM's)."""
@@ -281,9 +278,15 @@ class _Probe:
         grads = tape.gradient(score, feature, unconnected_gradients=tf.UnconnectedGradients.ZERO)
         return (tf.cast(feature, tf.float32), logits, probabilities, class_index, tf.cast(grads, tf.float32))
 
-    def _probabilities(self, images):
-        _, side, output = self.tapped(images, training=False)
-        return self._scores(side, output)[1]
+    def _masked_scores(self, images, channels, owner, class_index):
+        """Score-CAM's p^c(X * H_k) for a chunk of (image, channel) pairs: channels (B, h, w, 1) of the
+        images ``owner`` (B,), upsampled to the input size, min-max normalized, masking their image."""
+        masks = tf.image.resize(channels, tf.shape(images)[1:3], method="bilinear")
+        low = tf.reduce_min(masks, axis=(1, 2, 3), keepdims=True)
+        high = tf.reduce_max(masks, axis=(1, 2, 3), keepdims=True)
+        masks = tf.math.divide_no_nan(masks - low, high - low)  # a constant channel masks everything out
+        _, side, output = self.tapped(tf.gather(images, owner) * masks, training=False)
+        return tf.gather(self._scores(side, output)[1], tf.gather(class_index, owner), batch_dims=1)
 
 
 def _probe_for(model, layer, for_cam):
@@ -352,21 +355,10 @@ def _score_cam_weights(run, batch_size=32):
     channels = tf.reshape(tf.transpose(run.activations, (0, 3, 1, 2)), (n * k, h, w, 1))
     owner = tf.repeat(tf.range(n), k)
     scores = [
-        _masked_scores(run.probe, run.images, channels[s : s + batch_size], owner[s : s + batch_size],
-                       run.class_index)
+        run.probe.masked_scores(run.images, channels[s : s + batch_size], owner[s : s + batch_size], run.class_index)
         for s in range(0, n * k, batch_size)
     ]
     return tf.nn.softmax(tf.reshape(tf.concat(scores, axis=0), (n, k)), axis=-1)[:, None, None, :]
-
-
-def _masked_scores(probe, images, channels, owner, class_index):
-    """p^c(X * H_k) for a chunk of (image, channel) pairs."""
-    masks = tf.image.resize(channels, tf.shape(images)[1:3], method="bilinear")
-    low = tf.reduce_min(masks, axis=(1, 2, 3), keepdims=True)
-    high = tf.reduce_max(masks, axis=(1, 2, 3), keepdims=True)
-    masks = tf.math.divide_no_nan(masks - low, high - low)  # a constant channel masks everything out
-    probabilities = probe.probabilities(tf.gather(images, owner) * masks)
-    return tf.gather(probabilities, tf.gather(class_index, owner), batch_dims=1)
 
 
 # method -> (weight function, needs gradients)

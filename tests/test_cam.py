@@ -461,6 +461,7 @@ def resnet():
     return keras.Model(inputs, layers.Dense(3, activation="softmax", name="predictions")(x))
 
 
+@pytest.mark.slow
 def test_resnet50_lesson_layers(resnet):
     x = np.random.default_rng(6).uniform(0, 1, (2, 64, 64, 3)).astype(np.float32)
     assert cam.find_feature_layer(resnet, for_cam=True).name == "conv5_block3_out"
