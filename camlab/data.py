@@ -84,9 +84,13 @@ def load(name=None, split=("train", "test"), data_dir=None, manual_dir=None, **k
         config = kwargs.pop("download_and_prepare_kwargs", {})
         config["download_config"] = tfds.download.DownloadConfig(manual_dir=str(manual_dir))
         kwargs["download_and_prepare_kwargs"] = config
+    split_arg = list(split) if isinstance(split, tuple) else split
     try:
-        splits, info = tfds.load(name, split=list(split) if isinstance(split, tuple) else split,
-                                 data_dir=data_dir, with_info=True, **kwargs)
+        splits, info = tfds.load(name, split=split_arg, data_dir=data_dir, with_info=True, **kwargs)
+    except FileExistsError:
+        # Another process finished building the same dataset first (TFDS then cannot rename its own copy into
+        # place): theirs is complete, so load it.
+        splits, info = tfds.load(name, split=split_arg, data_dir=data_dir, with_info=True, download=False)
     except ModuleNotFoundError as error:
         if error.name != "importlib_resources":
             raise

@@ -12,6 +12,7 @@ Two backbones:
   (``conv3_block4_out``, ``conv4_block6_out``, ``conv5_block3_out``) are reachable with ``model.get_layer``.
 """
 import json
+import numbers
 import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -75,7 +76,7 @@ def tiny_backbone(inputs, widths=(16, 32, 64, 96)):
 def _check_args(num_classes, backbone):
     if backbone not in BACKBONES:
         raise ValueError(f"Unknown backbone {backbone!r}: use one of {', '.join(map(repr, BACKBONES))}.")
-    if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 2:
+    if isinstance(num_classes, bool) or not isinstance(num_classes, numbers.Integral) or num_classes < 2:
         raise ValueError(f"num_classes must be an int >= 2 (a softmax over one class is always 1), "
                          f"got {num_classes!r}.")
 
@@ -88,6 +89,7 @@ def build_cam_model(num_classes, backbone="tiny", weights=None, input_shape=None
     input_shape: default (96, 96, 3) for tiny, (224, 224, 3) for resnet50.
     """
     _check_args(num_classes, backbone)
+    num_classes = int(num_classes)
     input_shape = tuple(input_shape or DEFAULT_INPUT_SHAPE[backbone])
     weight_file = None
     if weights not in (None, "imagenet"):

@@ -110,12 +110,13 @@ def test_bad_epochs(epochs):
 
 
 def test_evaluate_scores_a_perfect_localizer():
-    """A model whose CAM is the image's first channel localizes a bright box exactly."""
+    """A model whose CAM for class 0 is the image's first channel localizes a bright box exactly."""
     inputs = keras.Input((32, 32, 3))
-    features = keras.layers.Identity(name="block3_out")(inputs)
+    features = keras.layers.Conv2D(3, 1, use_bias=False, name="block3_out")(inputs)
     pooled = keras.layers.GlobalAveragePooling2D(name="avg_pool")(features)
     outputs = keras.layers.Dense(2, activation="softmax", name="predictions")(pooled)
     model = keras.Model(inputs, outputs)
+    model.get_layer("block3_out").set_weights([np.eye(3, dtype="float32")[None, None]])  # features = image
     model.get_layer("predictions").set_weights([np.array([[1.0, 1.0], [0, 0], [0, 0]]), np.array([1.0, 0.0])])
     images = np.zeros((4, 32, 32, 3), np.uint8)
     boxes = np.array([[0.25, 0.25, 0.75, 0.75], [0, 0, 0.5, 0.5], [0.5, 0.5, 1, 1], [0.125, 0.25, 0.5, 0.875]])
@@ -123,8 +124,8 @@ def test_evaluate_scores_a_perfect_localizer():
         image[y0:y1, x0:x1] = 255
     split = tf.data.Dataset.from_tensor_slices({"image": images, "label": np.zeros(4, np.int64),
                                                 "bbox": boxes.astype(np.float32)})
-    scores = training.evaluate(model, split, feature_layer="block3_out")
-    assert scores == {"test_accuracy": 1.0, "cam_gt_known_loc": 1.0, "count": 4}
+    scores = training.evaluate(model, split)
+    assert scores == {"test_accuracy": 1.0, "cam_gt_known_loc": 1.0, "cam_maxboxacc_v2": 1.0, "count": 4}
 
 
 def test_train_command_never_replaces_a_model_silently(tmp_path, capsys):
@@ -133,3 +134,14 @@ def test_train_command_never_replaces_a_model_silently(tmp_path, capsys):
     assert training.main(["--epochs", "1", "--out", str(tmp_path)]) == 1
     assert existing.read_bytes() == b"someone's model"
     assert "--overwrite" in capsys.readouterr().out
+
+
+def test_train_default_recipe_on_the_small_embedded_dataset(tmp_path):
+    from camlab import data
+
+    (train_split, test_split), info = data.load("camlab_cars/small", data_dir=tmp_path / "tfds")
+    model, history = training.train_default(train_split, test_split, info, 1, checkpoint_dir=tmp_path / "run",
+                                            verbose=0, return_history=True)
+    assert model.output_shape == (None, 8) and model.get_layer("block3_out")
+    assert len(history["val_accuracy"]) == 1 and training.read_state(tmp_path / "run")["epoch"] == 1
+    assert int(model.optimizer.iterations) == 2  # 64 images in batches of 32
