@@ -69,7 +69,8 @@ def two_stage(kind, seed=1):
         layers.Conv2D(6, 3, strides=2, padding="same", name="c2"),
         layers.ReLU(name="block2_out"),
     ]
-    head = lambda: [layers.GlobalAveragePooling2D(name="avg_pool"), layers.Dense(3, activation="softmax", name="predictions")]
+    head = lambda: [layers.GlobalAveragePooling2D(name="avg_pool"),
+                    layers.Dense(3, activation="softmax", name="predictions")]
     shape = (8, 8, 3)
     if kind == "sequential":
         model = keras.Sequential([keras.Input(shape), *stages(), *head()])
@@ -90,8 +91,8 @@ def two_stage(kind, seed=1):
             x = layer(x)
         model = keras.Model(inputs, x)
     rng = np.random.default_rng(seed)
-    for name in ("c1", "c2", "predictions"):
-        layer = model.get_layer("backbone").get_layer(name) if kind == "nested" and name != "predictions" else model.get_layer(name)
+    holder = model.get_layer("backbone") if kind == "nested" else model
+    for layer in (holder.get_layer("c1"), holder.get_layer("c2"), model.get_layer("predictions")):
         layer.set_weights([rng.normal(0, 0.5, w.shape).astype(np.float32) for w in layer.get_weights()])
     return model
 
@@ -261,8 +262,9 @@ def test_weights_are_per_image_not_per_batch(method, kinds, rgb):
     for options in settings:
         together = cam.compute_maps(model, rgb, method, **options)
         for n in range(len(rgb)):
-            alone_options = dict(options, class_index=None if options["class_index"] is None else options["class_index"][n])
-            alone = cam.compute_maps(model, rgb[n : n + 1], method, **alone_options)
+            wanted = options["class_index"]
+            alone = cam.compute_maps(model, rgb[n : n + 1], method,
+                                     **dict(options, class_index=None if wanted is None else wanted[n]))
             np.testing.assert_allclose(together.maps[n], alone.maps[0], atol=1e-5, err_msg=str(options))
             assert together.class_index[n] == alone.class_index[0]
 
