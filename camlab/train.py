@@ -153,9 +153,9 @@ def _cardinality(ds):
     return n if n >= 0 else None
 
 
-def train_default(train_split, test_split, info, epochs=DEFAULT_EPOCHS, *, backbone="tiny", seed=DEFAULT_SEED,
-                  batch_size=DEFAULT_BATCH_SIZE, learning_rate=DEFAULT_LEARNING_RATE, checkpoint_dir=None,
-                  verbose=1, callbacks=(), return_history=False):
+def train_default(train_split, test_split, info, epochs=DEFAULT_EPOCHS, *, backbone="tiny", weights=None,
+                  seed=DEFAULT_SEED, batch_size=DEFAULT_BATCH_SIZE, learning_rate=DEFAULT_LEARNING_RATE,
+                  checkpoint_dir=None, verbose=1, callbacks=(), return_history=False):
     """The course's recipe: a CAM model for ``info``'s classes, trained on unbatched TFDS splits; returns it
     (or ``(model, history)`` with ``return_history=True``).
 
@@ -164,7 +164,7 @@ def train_default(train_split, test_split, info, epochs=DEFAULT_EPOCHS, *, backb
     """
     from camlab import data, models
 
-    model = models.build_cam_model(info.features["label"].num_classes, backbone=backbone)
+    model = models.build_cam_model(info.features["label"].num_classes, backbone=backbone, weights=weights)
     size = tuple(model.input_shape[1:3])
     train_ds = data.apply_normalize_on_dataset(train_split, batch_size=batch_size, size=size, seed=seed, cache=True)
     test_ds = data.apply_normalize_on_dataset(test_split, is_test=True, batch_size=64, size=size, cache=True)
@@ -237,6 +237,8 @@ def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m camlab train", description=main.__doc__)
     parser.add_argument("--epochs", type=int, default=DEFAULT_EPOCHS)
     parser.add_argument("--backbone", default="tiny", choices=models.BACKBONES)
+    parser.add_argument("--weights", default=None,
+                        help="initial weights: 'imagenet' (resnet50; downloads) or a .keras/.weights.h5 file")
     parser.add_argument("--out", default=str(paths.models_dir()), help="folder for the .keras model and its card")
     parser.add_argument("--checkpoint-dir", default=None,
                         help="checkpoints (default runs/<model>-seed<seed>; an unfinished run there resumes)")
@@ -259,8 +261,9 @@ def main(argv=None):
     machine_at_start = machine_description()
     start = time.perf_counter()
     model, history = train_default(train_split, test_split, info, args.epochs, backbone=args.backbone,
-                                   seed=args.seed, batch_size=args.batch_size, learning_rate=args.learning_rate,
-                                   checkpoint_dir=checkpoint_dir, return_history=True)
+                                   weights=args.weights, seed=args.seed, batch_size=args.batch_size,
+                                   learning_rate=args.learning_rate, checkpoint_dir=checkpoint_dir,
+                                   return_history=True)
     seconds = time.perf_counter() - start
     scores = evaluate(model, test_split)
 
@@ -270,6 +273,7 @@ def main(argv=None):
     card = {
         "model": model_file.name,
         "backbone": args.backbone,
+        "initial_weights": args.weights or "random (trained from scratch)",
         "input_shape": list(model.input_shape[1:]),
         "feature_layer": "block3_out" if args.backbone == "tiny" else "conv5_block3_out",
         "classes": info.features["label"].names,
