@@ -216,3 +216,18 @@ def test_build_data_command_prints_the_info(small, capsys):
     assert data.main(["--name", "camlab_cars/small", "--data-dir", str(folder.parent / "cli")]) == 0
     out = capsys.readouterr().out
     assert "camlab_cars" in out and "num_examples=64" in out and str(folder.parent / "cli") in out
+
+
+def test_a_build_finished_by_another_process_is_loaded(monkeypatch, small):
+    _, _, _, folder = small
+    real_load, calls = tfds.load, []
+
+    def racing_load(*args, **kwargs):
+        calls.append(kwargs.get("download", True))
+        if len(calls) == 1:  # as TFDS fails when another process renamed its copy into place first
+            raise FileExistsError("Cannot rename incomplete.XXXX_1.0.0. Destination 1.0.0 already exists.")
+        return real_load(*args, **kwargs)
+
+    monkeypatch.setattr(tfds, "load", racing_load)
+    ds, info = data.load("camlab_cars/small", split="test", data_dir=folder)
+    assert calls == [True, False] and info.splits["test"].num_examples == 32
