@@ -44,7 +44,7 @@ def get_model(args, train_ds, test_ds, info):
     from camlab import train
 
     print("Training a model from scratch (--train) ...")
-    return train.train_default(train_ds, test_ds, info, epochs=args.epochs)
+    return train.train_default(train_ds, test_ds, info, epochs=args.epochs or train.DEFAULT_EPOCHS)
 
 
 def example_figure(model, items, path, class_names=None):
