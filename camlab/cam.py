@@ -16,6 +16,7 @@ Images are a batch (N, H, W, C) or one image (H, W, C) of float RGB in [0, 1] at
 (the model holds any backbone preprocessing). This module knows nothing about boxes.
 """
 import collections
+import logging
 import weakref
 
 import numpy as np
@@ -36,6 +37,18 @@ _INFERENCE_IDENTITY = tuple(
                  "ActivityRegularization")
     if hasattr(keras.layers, name)  # a Keras release may retire one
 )
+
+class _ProbeTracingFilter(logging.Filter):
+    """Each (model, layer) probe traces its own tf.functions once, by design; TensorFlow's "triggered
+    tf.function retracing" warning about them (with a memory address in it) is noise, so it is dropped.
+    Retracing warnings about any other function still show."""
+
+    def filter(self, record):
+        message = record.getMessage()
+        return not ("tf.function retracing" in message and "_Probe." in message)
+
+
+tf.get_logger().addFilter(_ProbeTracingFilter())
 
 # model -> {layer: _Probe}; weak, so a probe never keeps a model alive.
 _PROBES = weakref.WeakKeyDictionary()
