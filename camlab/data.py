@@ -36,8 +36,9 @@ def _cars196_help(manual_dir):
         "fetch it. Put these four files, under exactly these names, in one folder:\n  "
         + "\n  ".join(CARS196_FILES)
         + f"\nand pass that folder as manual_dir (looked in: {manual_dir}). Copies are still shared online: "
-        "search for the 'Stanford Cars dataset' (for example its Kaggle mirrors) and re-pack to these names "
-        "if needed. Or use the embedded default: camlab.data.load()."
+        "search for the 'Stanford Cars dataset' (for example its Kaggle mirrors). Only the original archives "
+        "work: TFDS checks each file's SHA-256, so a re-packed archive fails with a checksum error. "
+        "Or use the embedded default: camlab.data.load()."
     )
 
 
