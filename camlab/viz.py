@@ -9,7 +9,8 @@ import numpy as np
 
 from camlab import boxes as _boxes
 
-__all__ = ["as_rgb_uint8", "overlay", "visualize_cam_on_image", "draw_boxes", "compare_maps", "PALETTE"]
+__all__ = ["as_rgb_uint8", "overlay", "visualize_cam_on_image", "draw_boxes", "box_grid", "compare_maps",
+           "PALETTE"]
 
 # Box colours in order (RGB): Matplotlib's "tab10", which stays distinguishable on most images.
 PALETTE = [tuple(int(round(255 * c)) for c in rgb) for rgb in matplotlib.colormaps["tab10"].colors]
@@ -131,6 +132,36 @@ def draw_boxes(image, boxes, colors=None, labels=None, thickness=2):
             origin = (x + 2, y - 3) if y - 3 - text_h >= 0 else (x + 2, y + text_h + 3)
             cv2.putText(out, str(labels[k]), origin, cv2.FONT_HERSHEY_SIMPLEX, scale, color, 1, cv2.LINE_AA)
     return out
+
+
+def box_grid(images, boxes, labels=None, colors=None, titles=None, ncols=4, figsize=None, thickness=2):
+    """A figure of images in a grid, each with its own boxes (``draw_boxes``) and title.
+
+    ``boxes[i]``: image i's normalized ``[ymin, xmin, ymax, xmax]`` boxes, (K_i, 4); ``labels[i]`` and
+    ``colors[i]`` (optional): one text and one RGB colour per box of image i; ``titles[i]``: image i's title.
+    Returns the ``matplotlib.figure.Figure``.
+    """
+    import matplotlib.pyplot as plt
+
+    count = len(images)
+    for name, given in (("boxes", boxes), ("labels", labels), ("colors", colors), ("titles", titles)):
+        if given is not None and len(given) != count:
+            raise ValueError(f"Got {count} images but {len(given)} {name}: give one entry per image.")
+    if count == 0:
+        raise ValueError("box_grid needs at least one image.")
+    ncols = max(1, min(int(ncols), count))
+    nrows = -(-count // ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=figsize or (3.6 * ncols, 3.0 * nrows), squeeze=False)
+    for i, ax in enumerate(axes.flat):
+        ax.axis("off")
+        if i >= count:
+            continue
+        ax.imshow(draw_boxes(images[i], boxes[i], colors=None if colors is None else colors[i],
+                             labels=None if labels is None else labels[i], thickness=thickness))
+        if titles is not None:
+            ax.set_title(str(titles[i]), fontsize=9)
+    fig.tight_layout()
+    return fig
 
 
 def compare_maps(image, maps, boxes=None, gt_box=None, alpha=0.5, colormap="jet", threshold=None,
