@@ -138,7 +138,8 @@ def box_grid(images, boxes, labels=None, colors=None, titles=None, ncols=4, figs
     """A figure of images in a grid, each with its own boxes (``draw_boxes``) and title.
 
     ``boxes[i]``: image i's normalized ``[ymin, xmin, ymax, xmax]`` boxes, (K_i, 4); ``labels[i]`` and
-    ``colors[i]`` (optional): one text and one RGB colour per box of image i; ``titles[i]``: image i's title.
+    ``colors[i]`` (optional): one text and one RGB colour per box of image i (labels are written inside each
+    box's top-left corner on a patch of its colour, so they stay readable); ``titles[i]``: image i's title.
     Returns the ``matplotlib.figure.Figure``.
     """
     import matplotlib.pyplot as plt
@@ -156,8 +157,16 @@ def box_grid(images, boxes, labels=None, colors=None, titles=None, ncols=4, figs
         ax.axis("off")
         if i >= count:
             continue
-        ax.imshow(draw_boxes(images[i], boxes[i], colors=None if colors is None else colors[i],
-                             labels=None if labels is None else labels[i], thickness=thickness))
+        entries = _box_list(boxes[i])
+        shades = colors[i] if colors is not None else [PALETTE[k % len(PALETTE)] for k in range(len(entries))]
+        picture = draw_boxes(images[i], entries, colors=shades, thickness=thickness)
+        ax.imshow(picture)
+        for k, found in enumerate(entries if labels is not None else []):
+            if found is None or not labels[i][k]:
+                continue
+            x, y = _boxes.minmax_to_rect(found, picture.shape)[0]
+            ax.text(x + thickness, y + thickness, str(labels[i][k]), fontsize=7, color="white", va="top",
+                    clip_on=True, bbox=dict(facecolor=np.array(shades[k][:3]) / 255, edgecolor="none", pad=1))
         if titles is not None:
             ax.set_title(str(titles[i]), fontsize=9)
     fig.tight_layout()
