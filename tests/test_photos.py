@@ -67,7 +67,7 @@ def test_the_photos_cover_the_required_cases(images):
 
     cut = [p.name for p in cp.PHOTOS for inst in p.instances if touches_edge(inst.box, *images[p.name].shape[:2])]
     assert "chelsea" in single_large
-    assert several == ["motorcycle"]  # four cartons
+    assert "motorcycle" in several  # four cartons
     assert {"camera", "astronaut", "motorcycle", "grace_hopper"} <= set(two_classes)
     assert "rocket" in small
     assert {"chelsea", "astronaut", "flower"} <= set(cut)
@@ -136,6 +136,7 @@ def test_main_box_is_the_largest_box_of_the_main_label():
 @pytest.mark.slow
 def test_builder_serves_the_table_offline(built, images):
     ds, info, items = built
+    assert isinstance(ds, tf.data.Dataset)  # load's default for camlab_photos is its one split, "test"
     assert info.name == "camlab_photos" and list(info.splits) == ["test"]
     assert info.splits["test"].num_examples == len(cp.PHOTOS)
     assert info.features["label"].num_classes == 1000
