@@ -97,7 +97,8 @@ PHOTOS = (
           "A Falcon 9 on its launch pad: a small, thin object between lightning towers."),
     Photo("flower", "sklearn", "datasets/images/flower.jpg", 985, (),
           (Instance(985, (87, 170, 362, 446)), Instance(985, (375, 288, 427, 468))),
-          "CC BY 2.0 (photo by vultilion on Flickr); " + _SKLEARN_README,
+          "CC BY 2.0, photo from vultilion's Flickr photostream (the README's attribution line repeats "
+          "danielbuechele, its links point to vultilion); " + _SKLEARN_README,
           "A dahlia (ImageNet-1k has no dahlia; its nearest class is daisy) and a second one cut by the "
           "bottom edge."),
     Photo("china", "sklearn", "datasets/images/china.jpg", 698, ("stupa, tope", "monastery"),
