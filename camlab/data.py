@@ -73,9 +73,11 @@ def _dogs_to_cars_layout(item):
 def load(name=None, split=None, data_dir=None, manual_dir=None, **kwargs):
     """Load a dataset like ``tfds.load(name, split=split, with_info=True)``.
 
-    Returns ``((train, test), info)`` for a tuple of splits, ``(ds, info)`` for a single split name.
-    ``split=None`` is the dataset's default from ``EMBEDDED`` (``"test"`` alone for ``camlab_photos``), else
-    ``("train", "test")``.
+    ``split=None`` is the dataset's default from ``EMBEDDED`` (``"test"`` alone for ``camlab_photos``, else
+    ``("train", "test")``): ``((train, test), info)``. It returns one dataset per name for any tuple of split names
+    (``split=("train", "validation", "test")`` gives ``((train, validation, test), info)``), ``(ds, info)`` for a
+    single split name. ``camlab_cars`` has a ``validation`` split carved from its train stream: choose
+    checkpoints on it and score ``test`` once.
     ``name=None`` is the embedded default; ``data_dir`` defaults to camlab's TFDS cache
     (``data/tensorflow_datasets`` or ``$CAMLAB_DATA_DIR/tensorflow_datasets``).
     """

@@ -34,7 +34,7 @@ def parse_args(argv):
     return parser.parse_args(argv)
 
 
-def get_model(args, train_ds, test_ds, info):
+def get_model(args, train_ds, val_ds, info):
     """The shipped model, or with --train a fresh one trained by the same recipe as `python -m camlab train`."""
     from camlab import models
 
@@ -44,7 +44,7 @@ def get_model(args, train_ds, test_ds, info):
     from camlab import train
 
     print("Training a model from scratch (--train) ...")
-    return train.train_default(train_ds, test_ds, info, epochs=args.epochs or train.DEFAULT_EPOCHS)
+    return train.train_default(train_ds, val_ds, info, epochs=args.epochs or train.DEFAULT_EPOCHS)
 
 
 def example_figure(model, items, path, class_names=None):
@@ -102,12 +102,12 @@ def main(argv=None):
     from camlab import data, metrics
 
     print("Step 1/4  dataset: building or locating the embedded default ...")
-    (train_ds, test_ds), info = data.load(data_dir=args.data_dir)
+    (train_ds, val_ds, test_ds), info = data.load(split=("train", "validation", "test"), data_dir=args.data_dir)
     print(f"          {info.name} {info.version}: {info.splits['train'].num_examples} train / "
           f"{info.splits['test'].num_examples} test images, {info.features['label'].num_classes} classes")
 
     print("Step 2/4  model")
-    model = get_model(args, train_ds, test_ds, info)
+    model = get_model(args, train_ds, val_ds, info)  # with --train, checkpoints are chosen on validation
 
     print("Step 3/4  CAM and Grad-CAM over the test split, boxes, scores")
     evaluated = test_ds if args.max_images is None else test_ds.take(args.max_images)

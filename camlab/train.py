@@ -153,12 +153,16 @@ def _cardinality(ds):
     return n if n >= 0 else None
 
 
-def train_default(train_split, test_split, info, epochs=DEFAULT_EPOCHS, *, backbone="tiny", weights=None,
+def train_default(train_split, val_split, info, epochs=DEFAULT_EPOCHS, *, backbone="tiny", weights=None,
                   seed=DEFAULT_SEED, batch_size=DEFAULT_BATCH_SIZE, learning_rate=DEFAULT_LEARNING_RATE,
-                  checkpoint_dir=None, verbose=1, callbacks=(), return_history=False):
+                  checkpoint_dir=None, restore_best=True, verbose=1, callbacks=(), return_history=False):
     """The course's recipe: a CAM model for ``info``'s classes, trained on unbatched TFDS splits; returns it
     (or ``(model, history)`` with ``return_history=True``).
 
+    ``val_split`` is what checkpoints are chosen on: pass the validation split (``data.load(split=("train",
+    "validation", "test"))``), never the test split, which is scored once, after training (``evaluate``).
+    With ``restore_best`` the returned model holds the weights of the epoch with the best validation accuracy
+    (the first such epoch; from ``best.keras`` when ``checkpoint_dir`` is given), not the last epoch's.
     Images are prepared at the model's input size and kept in memory; Adam's learning rate follows a cosine
     decay from ``learning_rate`` to 0 over the run. ``checkpoint_dir`` makes the run resumable (see ``train``).
     """
@@ -167,11 +171,23 @@ def train_default(train_split, test_split, info, epochs=DEFAULT_EPOCHS, *, backb
     model = models.build_cam_model(info.features["label"].num_classes, backbone=backbone, weights=weights)
     size = tuple(model.input_shape[1:3])
     train_ds = data.apply_normalize_on_dataset(train_split, batch_size=batch_size, size=size, seed=seed, cache=True)
-    test_ds = data.apply_normalize_on_dataset(test_split, is_test=True, batch_size=64, size=size, cache=True)
+    val_ds = data.apply_normalize_on_dataset(val_split, is_test=True, batch_size=64, size=size, cache=True)
     schedule = keras.optimizers.schedules.CosineDecay(learning_rate, decay_steps=epochs * int(train_ds.cardinality()))
-    history = train(model, train_ds, test_ds, epochs, learning_rate=schedule, checkpoint_dir=checkpoint_dir,
+    callbacks = list(callbacks)
+    if restore_best and checkpoint_dir is None:  # no best.keras to reload: keep the best weights in memory
+        callbacks.append(keras.callbacks.EarlyStopping(monitor="val_accuracy", mode="max", patience=epochs,
+                                                       restore_best_weights=True))
+    history = train(model, train_ds, val_ds, epochs, learning_rate=schedule, checkpoint_dir=checkpoint_dir,
                     seed=seed, verbose=verbose, callbacks=callbacks)
+    best_file = Path(checkpoint_dir).expanduser() / BEST_FILE if checkpoint_dir is not None else None
+    if restore_best and best_file is not None and best_file.is_file():
+        model.load_weights(best_file)
     return (model, history) if return_history else model
+
+
+def selected_epoch(history):
+    """The epoch (1-based) whose weights ``train_default`` keeps: the first with the best validation accuracy."""
+    return int(np.argmax(history["val_accuracy"])) + 1
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -257,15 +273,17 @@ def main(argv=None):
         return 1
     checkpoint_dir = Path(args.checkpoint_dir or paths.REPO_DIR / "runs" / f"{name}-seed{args.seed}")
 
-    (train_split, test_split), info = data.load(data_dir=paths.tfds_dir(args.data_dir))
+    (train_split, val_split, test_split), info = data.load(split=("train", "validation", "test"),
+                                                            data_dir=paths.tfds_dir(args.data_dir))
     machine_at_start = machine_description()
     start = time.perf_counter()
-    model, history = train_default(train_split, test_split, info, args.epochs, backbone=args.backbone,
+    model, history = train_default(train_split, val_split, info, args.epochs, backbone=args.backbone,
                                    weights=args.weights, seed=args.seed, batch_size=args.batch_size,
                                    learning_rate=args.learning_rate, checkpoint_dir=checkpoint_dir,
                                    return_history=True)
     seconds = time.perf_counter() - start
-    scores = evaluate(model, test_split)
+    scores = evaluate(model, test_split)  # the test split's one use: scored once, after training
+    chosen = selected_epoch(history)
 
     out.mkdir(parents=True, exist_ok=True)
     model.save(model_file)
@@ -279,23 +297,29 @@ def main(argv=None):
         "classes": info.features["label"].names,
         "dataset": {"name": info.name, "version": str(info.version), "config": info.config_name,
                     "train_examples": info.splits["train"].num_examples,
+                    "validation_examples": info.splits["validation"].num_examples,
                     "test_examples": info.splits["test"].num_examples},
         "training_command": command.strip(),
         "seed": args.seed,
         "epochs": args.epochs,
         "batch_size": args.batch_size,
         "learning_rate": f"Adam, cosine decay from {args.learning_rate} to 0 over the run",
+        "checkpoint_selection": "the epoch with the best validation accuracy (validation split); the test split "
+                                "is scored once, on that checkpoint",
+        "selected_epoch": chosen,
+        "validation_accuracy": round(history["val_accuracy"][chosen - 1], 4),
         "test_accuracy": round(scores["test_accuracy"], 4),
         "cam_gt_known_loc": round(scores["cam_gt_known_loc"], 4),
         "cam_gt_known_loc_rule": "IoU >= 0.5; box of the largest region above 0.2 x the map's max (CAM paper)",
         "cam_maxboxacc_v2": round(scores["cam_maxboxacc_v2"], 4),
         "history": history,
+        "history_note": "val_* = the validation split, after each epoch",
         "training_seconds": round(seconds, 1),
         "machine": f"{machine_at_start}; at the end: load average {os.getloadavg()[0]:.1f}",
         "keras_file_bytes": model_file.stat().st_size,
     }
     card_file.write_text(json.dumps(card, indent=1) + "\n")
     print(f"Wrote {model_file} and {card_file}: test accuracy {scores['test_accuracy']:.3f}, "
-          f"CAM GT-known loc {scores['cam_gt_known_loc']:.3f}, MaxBoxAccV2 {scores['cam_maxboxacc_v2']:.3f}, "
-          f"{seconds:.0f} s of training.")
+          f"CAM GT-known loc {scores['cam_gt_known_loc']:.3f}, MaxBoxAccV2 {scores['cam_maxboxacc_v2']:.3f} "
+          f"(epoch {chosen}, chosen on validation), {seconds:.0f} s of training.")
     return 0
