@@ -34,6 +34,7 @@ import cv2
 import numpy as np
 
 from camlab import boxes as _boxes
+from camlab import cli
 from camlab._progress import progress
 
 __all__ = [
@@ -591,16 +592,26 @@ def _text(value):
     return value.decode() if isinstance(value, bytes) else str(value)
 
 
+def _csv_arg(text):
+    """A CSV file to write, in a folder that exists (checked before the evaluation, not after)."""
+    cli.existing_dir(os.path.dirname(text) or ".")
+    if os.path.isdir(text):
+        raise argparse.ArgumentTypeError(f"{text} is a folder; give a file name such as {text}/results.csv")
+    return text
+
+
+@cli.command("evaluate")
 def main(argv=None):
     """``python -m camlab evaluate``: localization metrics of the shipped model on the default test split."""
     from camlab import cam as _cam
 
-    parser = argparse.ArgumentParser(prog="python -m camlab evaluate", description=main.__doc__)
+    parser = cli.parser("evaluate", description=main.__doc__)
     parser.add_argument("--methods", nargs="+", default=["cam", "grad_cam", "grad_cam_plus_plus", "layer_cam"],
                         choices=list(_cam.METHODS), help="map methods to compare")
-    parser.add_argument("--max-images", type=int, default=None, help="evaluate only the first N test images")
-    parser.add_argument("--batch-size", type=int, default=32)
-    parser.add_argument("--csv", default=None, help="also write the table to this CSV file")
+    parser.add_argument("--max-images", type=cli.positive_int, default=None,
+                        help="evaluate only the first N test images")
+    parser.add_argument("--batch-size", type=cli.positive_int, default=32)
+    parser.add_argument("--csv", default=None, type=_csv_arg, help="also write the table to this CSV file")
     args = parser.parse_args(argv)
 
     from camlab import data, models
