@@ -130,9 +130,11 @@ def notebook_arg(text):
     try:
         read_notebook(path)
     except UNREADABLE as error:
-        raise argparse.ArgumentTypeError(
-            f"{text} is not a readable notebook ({_first_line(error)}); repair it in a text editor or restore "
-            f"it (git checkout -- {text})") from None
+        reason = _first_line(error)
+        if str(path) not in reason:
+            reason = f"{text} is not a readable notebook ({reason})"
+        raise argparse.ArgumentTypeError(f"{reason}; repair it in a text editor or restore it (git checkout -- "
+                                         f"{text})") from None
     return path
 
 
