@@ -153,7 +153,10 @@ def test_release_writes_student_notebooks_and_the_instructor_readme(tmp_path, ca
     with pytest.raises(SystemExit) as exit_:
         release_main(["--out", str(tmp_path / "r2"), "--solutions", str(tmp_path / "none")])
     assert exit_.value.code == 2
-    assert "no numbered notebooks" in capsys.readouterr().err
+    assert "argument --solutions: no such folder: " in capsys.readouterr().err
+    (tmp_path / "empty").mkdir()
+    assert release_main(["--out", str(tmp_path / "r2"), "--solutions", str(tmp_path / "empty")]) == 2
+    assert capsys.readouterr().err.startswith("camlab release: error: no numbered notebooks (NN_*.ipynb) in ")
 
 
 def test_strip_tf_noise_keeps_everything_else():
