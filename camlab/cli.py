@@ -16,8 +16,10 @@ import functools
 import sys
 from pathlib import Path
 
+from camlab import paths
+
 __all__ = ["CommandError", "parser", "command", "positive_int", "nonnegative_int", "existing_file",
-           "existing_dir", "output_dir", "check_output_dir"]
+           "existing_dir", "output_dir"]
 
 EXIT_ERROR = 2  # argparse's own status for a usage error
 
@@ -110,22 +112,9 @@ def existing_dir(text):
     return path
 
 
-def check_output_dir(path):
-    """``path`` as a Path if it is a folder or can be created as one; otherwise a ValueError saying which part
-    of it is in the way. Nothing is created: call it before long work, so a bad path fails first."""
-    path = Path(path).expanduser()
-    for part in (path, *path.parents):
-        if part.exists():
-            if not part.is_dir():
-                where = "is a file" if part == path else f"is under {part}, which is a file"
-                raise ValueError(f"{path} {where}, so it cannot be a folder; choose another folder")
-            return path
-    return path
-
-
 def output_dir(text):
     """A folder that exists or can be created (no part of the path is a file)."""
     try:
-        return check_output_dir(text)
+        return paths.check_output_dir(text)
     except ValueError as error:
         raise argparse.ArgumentTypeError(str(error)) from None

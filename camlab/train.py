@@ -94,15 +94,21 @@ class CheckpointError(ValueError):
 
 
 def _ways_out(folder, broken):
+    """What to do when ``broken`` (last.keras or state.json) cannot be read: the best checkpoint, or start over."""
     best = folder / BEST_FILE
-    resume_best = (f"resume from the best epoch instead: copy {best} over {folder / LAST_FILE}, or "
-                   if best.is_file() and broken != best else "")
-    return (f"To go on, {resume_best}start the run over: `python -m camlab train --overwrite` (train(..., "
+    if not best.is_file():
+        use_best = ""
+    elif broken.name == LAST_FILE:  # state.json is fine: resume from the best epoch's weights
+        use_best = f"resume from the best epoch instead: copy {best} over {folder / LAST_FILE}, or "
+    else:  # without the state there is nothing to resume, but the best model so far is intact
+        use_best = f"start a new run from the best model so far (--weights {best} --checkpoint-dir NEW), or "
+    return (f"To go on, {use_best}start the run over: `python -m camlab train --overwrite` (train(..., "
             f"overwrite=True)), or choose another checkpoint folder.")
 
 
 def read_state(checkpoint_dir):
-    """The saved state of a run in ``checkpoint_dir`` ({"epoch", "history", ...}) or None."""
+    """The saved state of a run in ``checkpoint_dir`` ({"epoch", "history", ...}) or None; ``CheckpointError``
+    when ``state.json`` is there but unreadable."""
     folder = Path(checkpoint_dir)
     path = folder / STATE_FILE
     if not path.is_file():
@@ -146,7 +152,7 @@ def train(model, train_ds, val_ds, epochs, *, learning_rate=DEFAULT_LEARNING_RAT
     history, best, initial_epoch = {}, None, 0
     folder = Path(checkpoint_dir).expanduser() if checkpoint_dir is not None else None
     if folder is not None:
-        cli.check_output_dir(folder)  # a file in the way fails now, not after the first epoch
+        paths.check_output_dir(folder)  # a file in the way fails now, not after the first epoch
         if overwrite:
             for name in (STATE_FILE, LAST_FILE, BEST_FILE):
                 (folder / name).unlink(missing_ok=True)
@@ -277,6 +283,7 @@ def machine_description():
 
 
 def _weights_arg(text):
+    """--weights: 'imagenet' or an existing weights file."""
     return text if text == "imagenet" else str(cli.existing_file(text))
 
 

@@ -227,6 +227,7 @@ def _one_epoch_run(folder):
     return train_ds, val_ds
 
 
+@pytest.mark.slow  # two short trainings
 def test_a_save_killed_halfway_leaves_the_previous_checkpoint(tmp_path, monkeypatch):
     train_ds, val_ds = _one_epoch_run(tmp_path)
     before = (tmp_path / "last.keras").read_bytes()
@@ -248,6 +249,7 @@ def test_a_save_killed_halfway_leaves_the_previous_checkpoint(tmp_path, monkeypa
     assert len(history["loss"]) == 2  # resumed after epoch 1, nothing lost
 
 
+@pytest.mark.slow  # two short trainings
 def test_a_corrupt_last_checkpoint_names_the_file_and_the_ways_out(tmp_path):
     train_ds, val_ds = _one_epoch_run(tmp_path)
     (tmp_path / "last.keras").write_bytes(b"PK\x03\x04 half a zip")
@@ -271,7 +273,10 @@ def test_a_corrupt_state_names_the_file_and_the_ways_out(tmp_path, capsys, conte
     with pytest.raises(training.CheckpointError) as error:
         training.read_state(tmp_path)
     assert str(error.value).startswith(f"{tmp_path / 'state.json'} {reason}")
-    assert f"copy {tmp_path / 'best.keras'} over {tmp_path / 'last.keras'}" in str(error.value)
+    assert str(error.value).endswith(
+        f"To go on, start a new run from the best model so far (--weights {tmp_path / 'best.keras'} --checkpoint-dir "
+        f"NEW), or start the run over: `python -m camlab train --overwrite` (train(..., overwrite=True)), or choose "
+        f"another checkpoint folder.")
     # On the command line it is one line, before any data is loaded.
     assert_one_error(capsys, ["train", "--out", str(tmp_path / "out"), "--checkpoint-dir", str(tmp_path)], "train",
                      f"{tmp_path / 'state.json'} {reason}", "--overwrite")
