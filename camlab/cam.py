@@ -397,9 +397,7 @@ def _combine(activations, weights):
 
 def _as_batch(images, model):
     """images -> (float32 batch (N, H, W, C), whether a single image was given); checks ``model`` first."""
-    if not isinstance(model, keras.Model):
-        raise TypeError(f"model must be a Keras model (keras.Model), got {_describe(model)}. Load one first, e.g. "
-                        f"camlab.models.load_pretrained() or keras.saving.load_model(path).")
+    _check_model(model)
     x = tf.convert_to_tensor(images)
     if not x.dtype.is_floating:
         raise ValueError(
@@ -420,6 +418,12 @@ def _as_batch(images, model):
             f"resize them first (camlab.data.normalize_and_resize_img)."
         )
     return x, single
+
+
+def _check_model(model):
+    if not isinstance(model, keras.Model):
+        raise TypeError(f"model must be a Keras model (keras.Model), got {_describe(model)}. Load one first, e.g. "
+                        f"camlab.models.load_pretrained() or keras.saving.load_model(path).")
 
 
 def _describe(value):
@@ -546,6 +550,7 @@ METHODS = {
 def _item_map(model, item, method, layer):
     from camlab.data import normalize_and_resize_img
 
+    _check_model(model)
     if "image" not in item or "label" not in item:
         raise ValueError(f"item must be a TFDS item dict with 'image' and 'label', got keys {sorted(item)}.")
     height, width = np.shape(item["image"])[:2]

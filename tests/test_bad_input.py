@@ -65,6 +65,9 @@ def test_grad_cam_without_a_model_says_what_it_expects_and_got():
         cam.grad_cam(None, image)
     with pytest.raises(TypeError, match=r"got 'model\.keras'\."):
         cam.class_activation_map("model.keras", image)
+    item = {"image": np.zeros((20, 30, 3), np.uint8), "label": 0}
+    with pytest.raises(TypeError, match=r"^model must be a Keras model \(keras\.Model\), got None\."):
+        cam.generate_grad_cam(None, "block3_out", item)  # the lesson's interface says the same
 
 
 # ----------------------------------------------------------------------------------------------------------
