@@ -21,7 +21,8 @@ COMMANDS = {
 def usage():
     lines = ["usage: python -m camlab COMMAND [options]", "", "commands:"]
     lines += [f"  {name:<11} {help_}" for name, (_, _, help_) in COMMANDS.items()]
-    lines += ["", "Run `python -m camlab COMMAND --help` for a command's options."]
+    lines += ["", "Run `python -m camlab COMMAND --help` for a command's options. An error is one line",
+              "`camlab COMMAND: error: ...` (exit status 2); add --debug to see its Python traceback."]
     return "\n".join(lines)
 
 

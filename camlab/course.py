@@ -27,6 +27,7 @@ from pathlib import Path
 
 import nbformat
 
+from camlab import cli
 from camlab.paths import notebooks_dir
 
 CODE_BEGIN, CODE_END = "### BEGIN SOLUTION", "### END SOLUTION"
@@ -109,7 +110,37 @@ def make_student(nb, name="notebook"):
 
 def read_notebook(path):
     """Read a notebook (any nbformat 4 minor version) as a ``NotebookNode``."""
-    return nbformat.read(str(path), as_version=4)
+    try:
+        return nbformat.read(str(path), as_version=4)
+    except nbformat.reader.NotJSONError as error:  # its message quotes the text, not the file
+        raise nbformat.reader.NotJSONError(f"{path} is not valid notebook JSON ({_first_line(error)})") from None
+
+
+# What nbformat.read raises on a file that is not a notebook (text, JSON of another shape).
+UNREADABLE = (ValueError, UnicodeDecodeError, AttributeError, KeyError, nbformat.ValidationError)
+# What writing student notebooks raises on a broken solution notebook.
+BROKEN_SOLUTION = (MarkerError, nbformat.reader.NotJSONError, nbformat.ValidationError)
+
+
+def notebook_arg(text):
+    """argparse type: an existing ``.ipynb`` file that nbformat can read (the Path), else the reason."""
+    path = cli.existing_file(text)
+    if path.suffix != ".ipynb":
+        raise argparse.ArgumentTypeError(f"{text} is not a notebook: pass .ipynb files")
+    try:
+        read_notebook(path)
+    except UNREADABLE as error:
+        reason = _first_line(error)
+        if str(path) not in reason:
+            reason = f"{text} is not a readable notebook ({reason})"
+        raise argparse.ArgumentTypeError(f"{reason}; repair it in a text editor or restore it (git checkout -- "
+                                         f"{text})") from None
+    return path
+
+
+def _first_line(error):
+    text = str(error).strip().splitlines()
+    return text[0][:200] if text else ""
 
 
 def write_notebook(nb, path):
@@ -209,14 +240,16 @@ def write_student_notebooks(solutions_dir=None, student_dir=None):
     return written
 
 
+@cli.command("student")
 def student_main(argv=None):
     """``python -m camlab student [--check]``: regenerate (or only check) ``notebooks/student/``."""
-    parser = argparse.ArgumentParser(prog="python -m camlab student",
-                                     description="Regenerate the student notebooks from the solution notebooks.")
+    parser = cli.parser("student", description="Regenerate the student notebooks from the solution notebooks.")
     parser.add_argument("--check", action="store_true",
                         help="write nothing; exit 1 and list the student notebooks that are out of date")
-    parser.add_argument("--solutions", type=Path, default=None, help="solution notebooks folder (default notebooks/)")
-    parser.add_argument("--out", type=Path, default=None, help="student notebooks folder (default SOLUTIONS/student)")
+    parser.add_argument("--solutions", type=cli.existing_dir, default=None,
+                        help="solution notebooks folder (default notebooks/)")
+    parser.add_argument("--out", type=cli.output_dir, default=None,
+                        help="student notebooks folder (default SOLUTIONS/student)")
     args = parser.parse_args(argv)
     solutions = args.solutions or notebooks_dir()
     student_dir = args.out or solutions / "student"
@@ -231,9 +264,8 @@ def student_main(argv=None):
             print(f"{student_dir}: up to date ({len(course_notebooks(solutions))} notebooks)")
             return 0
         written = write_student_notebooks(solutions, student_dir)
-    except MarkerError as error:
-        print(f"camlab student: {error}", file=sys.stderr)
-        return 2
+    except BROKEN_SOLUTION as error:
+        raise cli.CommandError(error) from error
     for path in written:
         print(f"wrote {path}")
     if not written:
@@ -277,19 +309,19 @@ def release(out_dir, solutions_dir=None, force=False):
     return written
 
 
+@cli.command("release")
 def release_main(argv=None):
     """``python -m camlab release --out DIR [--force]``."""
-    parser = argparse.ArgumentParser(prog="python -m camlab release",
-                                     description="Write the student notebooks and an instructor README to a folder.")
-    parser.add_argument("--out", type=Path, required=True, help="folder to write (must be empty or new)")
+    parser = cli.parser("release", description="Write the student notebooks and an instructor README to a folder.")
+    parser.add_argument("--out", type=cli.output_dir, required=True, help="folder to write (must be empty or new)")
     parser.add_argument("--force", action="store_true", help="write into a non-empty folder, overwriting")
-    parser.add_argument("--solutions", type=Path, default=None, help="solution notebooks folder (default notebooks/)")
+    parser.add_argument("--solutions", type=cli.existing_dir, default=None,
+                        help="solution notebooks folder (default notebooks/)")
     args = parser.parse_args(argv)
     try:
         written = release(args.out, args.solutions, force=args.force)
-    except (FileExistsError, FileNotFoundError, MarkerError) as error:
-        print(f"camlab release: {error}", file=sys.stderr)
-        return 2
+    except (FileExistsError, FileNotFoundError, *BROKEN_SOLUTION) as error:
+        raise cli.CommandError(error) from error
     for path in written:
         print(f"wrote {path}")
     return 0
@@ -391,21 +423,18 @@ def execute_notebook(path, timeout=600, cwd=None, inplace=True, kernel_name=None
     return nb
 
 
+@cli.command("execute")
 def execute_main(argv=None):
     """``python -m camlab execute NOTEBOOK... [--timeout S]``: run notebooks and store their outputs."""
-    parser = argparse.ArgumentParser(prog="python -m camlab execute",
-                                     description="Run notebooks in a fresh kernel and store their outputs in place.")
-    parser.add_argument("notebooks", nargs="+", type=Path)
-    parser.add_argument("--timeout", type=int, default=600, help="seconds allowed per cell (default 600)")
+    parser = cli.parser("execute", description="Run notebooks in a fresh kernel and store their outputs in place.")
+    parser.add_argument("notebooks", nargs="+", type=notebook_arg)
+    parser.add_argument("--timeout", type=cli.positive_int, default=600,
+                        help="seconds allowed per cell (default 600)")
     args = parser.parse_args(argv)
     from nbclient.exceptions import CellExecutionError
 
     failed = 0
     for path in args.notebooks:
-        if not path.is_file():
-            print(f"camlab execute: no such notebook: {path}", file=sys.stderr)
-            failed += 1
-            continue
         try:
             execute_notebook(path, timeout=args.timeout)
         except CellExecutionError as error:

@@ -10,7 +10,6 @@
 
 The one input convention for every model: RGB float32 in [0, 1] at the model's input size.
 """
-import argparse
 import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -20,7 +19,7 @@ from pathlib import Path  # noqa: E402
 import tensorflow as tf  # noqa: E402
 import tensorflow_datasets as tfds  # noqa: E402
 
-from camlab import paths  # noqa: E402
+from camlab import cli, paths  # noqa: E402
 from camlab.datasets import CamlabCars, CamlabPhotos  # noqa: E402  (importing registers the builders with TFDS)
 
 DEFAULT_DATASET = CamlabCars.name  # "camlab_cars"
@@ -156,10 +155,12 @@ def get_one(ds):
     return next(iter(tfds.as_numpy(ds.take(1))))
 
 
+@cli.command("build-data")
 def main(argv=None):
     """``python -m camlab build-data [--data-dir D] [--name N]``: build or locate a dataset; print its info."""
-    parser = argparse.ArgumentParser(prog="python -m camlab build-data", description=main.__doc__)
-    parser.add_argument("--data-dir", default=None, help="data folder (default: data/ or $CAMLAB_DATA_DIR)")
+    parser = cli.parser("build-data", description=main.__doc__)
+    parser.add_argument("--data-dir", default=None, type=cli.output_dir,
+                        help="data folder (default: data/ or $CAMLAB_DATA_DIR)")
     parser.add_argument("--name", default=None, help=f"TFDS name (default: {DEFAULT_DATASET})")
     args = parser.parse_args(argv)
     tfds_dir = paths.tfds_dir(args.data_dir)

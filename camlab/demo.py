@@ -12,6 +12,7 @@ import argparse
 import time
 from pathlib import Path
 
+from camlab import cli
 from camlab.paths import REPO_DIR
 
 DEFAULT_FIGURE = REPO_DIR / "outputs" / "demo.png"
@@ -19,18 +20,22 @@ METHODS = ("cam", "grad_cam")
 TITLES = {"cam": "CAM", "grad_cam": "Grad-CAM"}
 
 
+def _figure_arg(text):
+    """The figure's path: its folder must exist or be creatable (checked before the work, not after)."""
+    return cli.output_dir(str(Path(text).expanduser().parent)) / Path(text).name
+
+
 def parse_args(argv):
-    parser = argparse.ArgumentParser(prog="python -m camlab demo", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = cli.parser("demo", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--train", action="store_true",
                         help="train a fresh model from scratch instead of using the shipped one")
-    parser.add_argument("--epochs", type=int, default=None, help="epochs for --train (default: the shipped recipe)")
-    parser.add_argument("--max-images", type=int, default=None,
+    parser.add_argument("--epochs", type=cli.positive_int, default=None, help="epochs for --train (default: the shipped recipe)")
+    parser.add_argument("--max-images", type=cli.positive_int, default=None,
                         help="evaluate on the first N test images only (default: the whole test split)")
-    parser.add_argument("--figure", type=Path, default=DEFAULT_FIGURE, help=f"where to write the figure "
+    parser.add_argument("--figure", type=_figure_arg, default=DEFAULT_FIGURE, help=f"where to write the figure "
                         f"(default: {DEFAULT_FIGURE.relative_to(REPO_DIR)})")
-    parser.add_argument("--examples", type=int, default=4, help="test images shown in the figure")
-    parser.add_argument("--data-dir", default=None, help="data folder (default: data/ or $CAMLAB_DATA_DIR)")
+    parser.add_argument("--examples", type=cli.positive_int, default=4, help="test images shown in the figure")
+    parser.add_argument("--data-dir", default=None, type=cli.output_dir, help="data folder (default: data/ or $CAMLAB_DATA_DIR)")
     return parser.parse_args(argv)
 
 

@@ -150,8 +150,13 @@ def test_release_writes_student_notebooks_and_the_instructor_readme(tmp_path, ca
     refused = capsys.readouterr().err
     assert "is not empty" in refused and "pass --force" in refused
     assert release_main(["--out", str(out), "--solutions", str(solutions), "--force"]) == 0
-    assert release_main(["--out", str(tmp_path / "r2"), "--solutions", str(tmp_path / "none")]) == 2
-    assert "no numbered notebooks" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exit_:
+        release_main(["--out", str(tmp_path / "r2"), "--solutions", str(tmp_path / "none")])
+    assert exit_.value.code == 2
+    assert "argument --solutions: no such folder: " in capsys.readouterr().err
+    (tmp_path / "empty").mkdir()
+    assert release_main(["--out", str(tmp_path / "r2"), "--solutions", str(tmp_path / "empty")]) == 2
+    assert capsys.readouterr().err.startswith("camlab release: error: no numbered notebooks (NN_*.ipynb) in ")
 
 
 def test_strip_tf_noise_keeps_everything_else():
@@ -183,7 +188,9 @@ def test_execute_notebook_stores_outputs_and_drops_tf_noise(tmp_path):
     assert sorted((o.output_type, o.get("name"), o.get("text")) for o in first) == [
         ("stream", "stderr", "kept warning\n"), ("stream", "stdout", "run_here\n")]
     assert [o.output_type for o in second] == ["execute_result"] and second[0].data["text/plain"] == "42"
-    assert course.execute_main([str(tmp_path / "missing.ipynb")]) == 1
+    with pytest.raises(SystemExit) as exit_:  # checked by argparse before any notebook runs
+        course.execute_main([str(tmp_path / "missing.ipynb")])
+    assert exit_.value.code == 2
 
 
 def test_sanitize_cfg_masks_what_varies_and_keeps_the_lesson():

@@ -131,9 +131,10 @@ def test_evaluate_scores_a_perfect_localizer():
 def test_train_command_never_replaces_a_model_silently(tmp_path, capsys):
     existing = tmp_path / "camlab_cars_tiny.keras"
     existing.write_bytes(b"someone's model")
-    assert training.main(["--epochs", "1", "--out", str(tmp_path)]) == 1
+    assert training.main(["--epochs", "1", "--out", str(tmp_path)]) == 2
     assert existing.read_bytes() == b"someone's model"
-    assert "--overwrite" in capsys.readouterr().out
+    assert capsys.readouterr().err == (f"camlab train: error: {existing} exists; pass --overwrite to replace it "
+                                       f"(or choose another --out).\n")
 
 
 def _val_accuracy(model, split):
