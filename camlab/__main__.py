@@ -15,6 +15,7 @@ COMMANDS = {
     "student": ("camlab.course", "student_main", "regenerate the student notebooks from the solutions"),
     "release": ("camlab.course", "release_main", "write the student notebooks and an instructor README to a folder"),
     "grade": ("camlab.grading", "main", "grade a folder of submitted notebooks safely"),
+    "claims": ("camlab.claims", "main", "list figures in notebooks' prose that no output shows (authors)"),
 }
 
 
