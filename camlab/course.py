@@ -312,17 +312,38 @@ def strip_tf_noise(text):
     return "".join(kept)
 
 
+def finished_text(text):
+    """A stream's text as a terminal (and JupyterLab) shows it: on each line, what follows its last carriage return.
+
+    A text progress bar redraws itself with ``\\r``; a saved notebook then keeps only the finished bar.
+    """
+    lines = text.split("\n")
+    return "\n".join(line.rstrip("\r").rsplit("\r", 1)[-1] for line in lines)
+
+
 def clean_outputs(nb):
-    """Remove TensorFlow's start-up noise from the stderr outputs of ``nb`` in place; empty ones are dropped."""
+    """Tidy the stored outputs of ``nb`` in place: consecutive stream outputs of one stream are merged and keep
+    only what a terminal would show (``finished_text``: progress bars end finished), TensorFlow's start-up
+    noise is removed from stderr, and emptied stderr outputs are dropped."""
     for cell in nb.cells:
         if cell.cell_type != "code":
             continue
-        outputs = []
+        merged = []
         for output in cell.get("outputs", []):
-            if output.get("output_type") == "stream" and output.get("name") == "stderr":
-                output.text = strip_tf_noise(output.text)
-                if not output.text.strip():
-                    continue
+            last = merged[-1] if merged else None
+            if (output.get("output_type") == "stream" and last is not None
+                    and last.get("output_type") == "stream" and last.get("name") == output.get("name")):
+                last.text += output.text
+            else:
+                merged.append(output)
+        outputs = []
+        for output in merged:
+            if output.get("output_type") == "stream":
+                output.text = finished_text(output.text)
+                if output.get("name") == "stderr":
+                    output.text = strip_tf_noise(output.text)
+                    if not output.text.strip():
+                        continue
             outputs.append(output)
         cell.outputs = outputs
     return nb
