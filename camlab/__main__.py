@@ -36,6 +36,9 @@ def main(argv=None):
         print(f"camlab: unknown command {name!r}.\n\n{usage()}", file=sys.stderr)
         return 2
     module, func, _ = COMMANDS[name]
+    from camlab import tfnoise
+
+    tfnoise.silence_startup_noise()  # TensorFlow's CUDA/absl start-up lines say nothing on a CPU machine
     return getattr(importlib.import_module(module), func)(rest) or 0
 
 

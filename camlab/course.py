@@ -27,6 +27,7 @@ from pathlib import Path
 
 import nbformat
 
+from camlab import tfnoise
 from camlab.paths import notebooks_dir
 
 CODE_BEGIN, CODE_END = "### BEGIN SOLUTION", "### END SOLUTION"
@@ -298,18 +299,9 @@ def release_main(argv=None):
 # --------------------------------------------------------------------------------------------------------------
 # Executing notebooks (authors store outputs in the solution notebooks with this).
 
-# TensorFlow/XLA's C++ logging (absl) at start-up: not part of the lesson, and different on every machine.
-TF_NOISE = re.compile(
-    r"^(WARNING: All log messages before absl::InitializeLog\(\) is called are written to STDERR"
-    r"|[IWEF]\d{4} [\d:. ]+\S+\.(cc|h):\d+\].*"
-    r"|To enable the following instructions: .* in other operations, rebuild TensorFlow with the appropriate compiler flags\.)$"
-)
-
-
-def strip_tf_noise(text):
-    """``text`` without TensorFlow's C++ start-up lines (everything else kept, in order)."""
-    kept = [line for line in text.splitlines(keepends=True) if not TF_NOISE.match(line.rstrip("\n"))]
-    return "".join(kept)
+# TensorFlow/XLA's C++ start-up logging (absl): not part of the lesson, different on every machine (camlab.tfnoise).
+TF_NOISE = tfnoise.TF_NOISE
+strip_tf_noise = tfnoise.strip_tf_noise
 
 
 def finished_text(text):
