@@ -42,7 +42,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["Figure", "Claim", "figures", "shown_numbers", "is_backed", "unbacked_claims", "main"]
+__all__ = ["Figure", "Claim", "figures", "numbers_in", "shown_numbers", "is_backed", "unbacked_claims", "main"]
 
 
 @dataclass(frozen=True)
@@ -138,7 +138,7 @@ def figures(markdown):
     return found
 
 
-def _numbers_in(text):
+def numbers_in(text):
     """(value, shown_as_percent) for every number in a piece of output or code."""
     out = []
     for match in _OUTPUT_NUMBER.finditer(_ANSI.sub("", text)):
@@ -156,7 +156,7 @@ def _code_literals(source):
     try:
         tokens = list(tokenize.generate_tokens(io.StringIO("".join(lines)).readline))
     except (tokenize.TokenError, SyntaxError, IndentationError):
-        return _numbers_in(re.sub(r"[\"'].*?[\"']", " ", source))  # not Python: numbers outside quotes
+        return numbers_in(re.sub(r"[\"'].*?[\"']", " ", source))  # not Python: numbers outside quotes
     out = []
     for token in tokens:
         if token.type == tokenize.NUMBER:
@@ -177,11 +177,11 @@ def shown_numbers(nb, include_code=True):
             numbers.update(_code_literals(cell.source))
         for output in cell.get("outputs", []):
             if output.output_type == "stream":
-                numbers.update(_numbers_in(output.get("text", "")))
+                numbers.update(numbers_in(output.get("text", "")))
             elif output.output_type in ("execute_result", "display_data"):
-                numbers.update(_numbers_in(output.get("data", {}).get("text/plain", "")))
+                numbers.update(numbers_in(output.get("data", {}).get("text/plain", "")))
             elif output.output_type == "error":
-                numbers.update(_numbers_in(output.get("evalue", "")))
+                numbers.update(numbers_in(output.get("evalue", "")))
     return numbers
 
 

@@ -64,7 +64,7 @@ def test_thousands_separators_signs_and_ignore_directives():
 ])
 def test_rounding_rules(figure, shown, backed):
     (fig,) = claims.figures(f"We measured {figure} here.")
-    assert claims.is_backed(fig, claims._numbers_in(shown)) is backed
+    assert claims.is_backed(fig, claims.numbers_in(shown)) is backed
 
 
 def notebook(markdown, code="x = 1", stdout=""):
