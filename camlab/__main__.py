@@ -15,6 +15,7 @@ COMMANDS = {
     "student": ("camlab.course", "student_main", "regenerate the student notebooks from the solutions"),
     "release": ("camlab.course", "release_main", "write the student notebooks and an instructor README to a folder"),
     "grade": ("camlab.grading", "main", "grade a folder of submitted notebooks safely"),
+    "claims": ("camlab.claims", "main", "list figures in notebooks' prose that no output shows (authors)"),
 }
 
 
@@ -36,6 +37,9 @@ def main(argv=None):
         print(f"camlab: unknown command {name!r}.\n\n{usage()}", file=sys.stderr)
         return 2
     module, func, _ = COMMANDS[name]
+    from camlab import tfnoise
+
+    tfnoise.silence_startup_noise()  # TensorFlow's CUDA/absl start-up lines say nothing on a CPU machine
     return getattr(importlib.import_module(module), func)(rest) or 0
 
 

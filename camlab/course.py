@@ -27,7 +27,7 @@ from pathlib import Path
 
 import nbformat
 
-from camlab import cli
+from camlab import cli, tfnoise
 from camlab.paths import notebooks_dir
 
 CODE_BEGIN, CODE_END = "### BEGIN SOLUTION", "### END SOLUTION"
@@ -330,31 +330,43 @@ def release_main(argv=None):
 # --------------------------------------------------------------------------------------------------------------
 # Executing notebooks (authors store outputs in the solution notebooks with this).
 
-# TensorFlow/XLA's C++ logging (absl) at start-up: not part of the lesson, and different on every machine.
-TF_NOISE = re.compile(
-    r"^(WARNING: All log messages before absl::InitializeLog\(\) is called are written to STDERR"
-    r"|[IWEF]\d{4} [\d:. ]+\S+\.(cc|h):\d+\].*"
-    r"|To enable the following instructions: .* in other operations, rebuild TensorFlow with the appropriate compiler flags\.)$"
-)
+# TensorFlow/XLA's C++ start-up logging (absl): not part of the lesson, different on every machine (camlab.tfnoise).
+TF_NOISE = tfnoise.TF_NOISE
+strip_tf_noise = tfnoise.strip_tf_noise
 
 
-def strip_tf_noise(text):
-    """``text`` without TensorFlow's C++ start-up lines (everything else kept, in order)."""
-    kept = [line for line in text.splitlines(keepends=True) if not TF_NOISE.match(line.rstrip("\n"))]
-    return "".join(kept)
+def finished_text(text):
+    """A stream's text as a terminal (and JupyterLab) shows it: on each line, what follows its last carriage return.
+
+    A text progress bar redraws itself with ``\\r``; a saved notebook then keeps only the finished bar.
+    """
+    lines = text.split("\n")
+    return "\n".join(line.rstrip("\r").rsplit("\r", 1)[-1] for line in lines)
 
 
 def clean_outputs(nb):
-    """Remove TensorFlow's start-up noise from the stderr outputs of ``nb`` in place; empty ones are dropped."""
+    """Tidy the stored outputs of ``nb`` in place: consecutive stream outputs of one stream are merged and keep
+    only what a terminal would show (``finished_text``: progress bars end finished), TensorFlow's start-up
+    noise is removed from stderr, and emptied stderr outputs are dropped."""
     for cell in nb.cells:
         if cell.cell_type != "code":
             continue
-        outputs = []
+        merged = []
         for output in cell.get("outputs", []):
-            if output.get("output_type") == "stream" and output.get("name") == "stderr":
-                output.text = strip_tf_noise(output.text)
-                if not output.text.strip():
-                    continue
+            last = merged[-1] if merged else None
+            if (output.get("output_type") == "stream" and last is not None
+                    and last.get("output_type") == "stream" and last.get("name") == output.get("name")):
+                last.text += output.text
+            else:
+                merged.append(output)
+        outputs = []
+        for output in merged:
+            if output.get("output_type") == "stream":
+                output.text = finished_text(output.text)
+                if output.get("name") == "stderr":
+                    output.text = strip_tf_noise(output.text)
+                    if not output.text.strip():
+                        continue
             outputs.append(output)
         cell.outputs = outputs
     return nb

@@ -67,28 +67,29 @@ def example_figure(model, items, path, class_names=None):
     labels = [int(item["label"]) for item in items]
     maps = {m: cam.compute_maps(model, batch, method=m, class_index=labels) for m in METHODS}
 
-    fig, axes = plt.subplots(len(items), 1 + len(METHODS), figsize=(3.2 * (1 + len(METHODS)), 3.2 * len(items)),
-                             squeeze=False)
+    fig, axes = plt.subplots(len(items), 1 + len(METHODS), figsize=(3.2 * (1 + len(METHODS)) + 1, 3.2 * len(items)),
+                             squeeze=False, layout="constrained")
     for row, item in enumerate(items):
         image = item["image"]
-        axes[row, 0].imshow(viz.draw_boxes(image, [item["bbox"]], colors=[(0, 200, 0)]))
+        axes[row, 0].imshow(viz.draw_boxes(image, [item["bbox"]], colors=[viz.GT_COLOR], outline=viz.OUTLINE_COLOR))
         name = class_names[labels[row]] if class_names else f"label {labels[row]}"
-        axes[row, 0].set_title(f"true class: {name}", fontsize=9)
+        axes[row, 0].set_title(f"true class: {name}", fontsize=11)
         for col, method in enumerate(METHODS, start=1):
             result = maps[method]
             heat = result.maps[row]
             shown = viz.overlay(image, heat)
             pred_box = boxes.cam_to_bbox(np.asarray(_resize(heat, image.shape[:2])), threshold=0.2)
             drawn = [item["bbox"]] + ([pred_box] if pred_box is not None else [])
-            shown = viz.draw_boxes(shown, drawn, colors=[(0, 200, 0), (255, 255, 255)][: len(drawn)])
+            shown = viz.draw_boxes(shown, drawn, colors=[viz.GT_COLOR, viz.MAP_BOX_COLOR][: len(drawn)],
+                                   outline=viz.OUTLINE_COLOR)
             score = boxes.iou(pred_box, item["bbox"]) if pred_box is not None else 0.0
             p = float(result.probabilities[row, labels[row]])
             axes[row, col].imshow(shown)
-            axes[row, col].set_title(f"{TITLES[method]}: IoU {score:.2f}, p {p:.2f}", fontsize=9)
+            axes[row, col].set_title(f"{TITLES[method]}: IoU {score:.2f}, p {p:.2f}", fontsize=11)
     for ax in axes.ravel():
         ax.axis("off")
-    fig.suptitle("green: true box, white: box from the map (largest region above 0.2 x max)", fontsize=10)
-    fig.tight_layout()
+    viz.map_colorbar(list(axes[:, 1:].ravel()), shrink=0.6)
+    fig.suptitle("white: true box, magenta: box from the map (largest region above 0.2 x max)", fontsize=12)
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=90)
     plt.close(fig)

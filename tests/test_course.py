@@ -171,6 +171,19 @@ def test_strip_tf_noise_keeps_everything_else():
     assert strip_tf_noise(text) == "Epoch 1/3 - a real warning from the lesson\nI0000 is not a log line\n"
 
 
+def test_clean_outputs_keeps_the_finished_progress_bar_and_merges_streams():
+    bar = ["\revaluating:   0%|     | 0/30", "\revaluating:  50%|##   | 15/30", "\revaluating: 100%|#####| 30/30"]
+    cell = new_code_cell("run()", outputs=[new_output("stream", name="stdout", text=t) for t in bar]
+                         + [new_output("stream", name="stdout", text="\ndone\r\n"),
+                            new_output("stream", name="stderr", text="E0000 00:00:1.5 6525 cuda_platform.cc:52] x\n"),
+                            new_output("execute_result", data={"text/plain": "0.5"}, execution_count=1)])
+    nb = new_notebook(cells=[cell])
+    course.clean_outputs(nb)
+    assert [o.output_type for o in nb.cells[0].outputs] == ["stream", "execute_result"]
+    assert nb.cells[0].outputs[0].text == "evaluating: 100%|#####| 30/30\ndone\n"
+    assert course.finished_text("a\rb\nc\r\n") == "b\nc\n"
+
+
 @pytest.mark.slow
 def test_execute_notebook_stores_outputs_and_drops_tf_noise(tmp_path):
     nb = new_notebook(metadata={"camlab": dict(META)})
