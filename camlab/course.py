@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import copy
-import json
 import re
 import sys
 import tempfile
@@ -328,40 +327,6 @@ def clean_outputs(nb):
     return nb
 
 
-# A kernel's launcher: resource limits first (inherited by anything the kernel starts), then the IPython kernel.
-_LAUNCHER = """\
-import resource, sys
-for _name, _mb in (("RLIMIT_AS", int(sys.argv.pop(1))), ("RLIMIT_FSIZE", int(sys.argv.pop(1)))):
-    if _mb > 0:
-        _which = getattr(resource, _name)
-        _hard = resource.getrlimit(_which)[1]
-        _limit = _mb * 1024 * 1024 if _hard == resource.RLIM_INFINITY else min(_mb * 1024 * 1024, _hard)
-        resource.setrlimit(_which, (_limit, _limit))
-resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-from ipykernel import kernelapp
-kernelapp.launch_new_instance()
-"""
-
-
-def write_kernelspec(folder, name, memory_mb=0, file_mb=0, env=None):
-    """Write kernelspec ``folder/name`` for THIS Python's IPython kernel (whatever kernels are installed elsewhere).
-
-    ``memory_mb`` limits the kernel's address space (``RLIMIT_AS``: a bigger allocation raises MemoryError) and
-    ``file_mb`` the size of any file it writes (``RLIMIT_FSIZE``); 0 means no limit. Returns ``folder``, to give to
-    ``jupyter_client.kernelspec.KernelSpecManager(kernel_dirs=[folder])``.
-    """
-    spec_dir = Path(folder) / name
-    spec_dir.mkdir(parents=True, exist_ok=True)
-    spec = {
-        "argv": [sys.executable, "-c", _LAUNCHER, str(int(memory_mb)), str(int(file_mb)), "-f", "{connection_file}"],
-        "display_name": f"camlab ({name})",
-        "language": "python",
-        "env": {"TF_CPP_MIN_LOG_LEVEL": "2", **(env or {})},
-    }
-    (spec_dir / "kernel.json").write_text(json.dumps(spec, indent=1))
-    return Path(folder)
-
-
 def execute_notebook(path, timeout=600, cwd=None, inplace=True, kernel_name=None):
     """Run every cell of the notebook at ``path`` in a fresh kernel, clean its outputs.
 
@@ -373,6 +338,8 @@ def execute_notebook(path, timeout=600, cwd=None, inplace=True, kernel_name=None
     from jupyter_client import AsyncKernelManager
     from jupyter_client.kernelspec import KernelSpecManager
     from nbclient import NotebookClient
+
+    from camlab.grading.kernels import write_kernelspec
 
     path = Path(path)
     nb = read_notebook(path)
