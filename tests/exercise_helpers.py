@@ -16,9 +16,20 @@ def status(exercise, fn):
     return exercise.grade(fn).status
 
 
+def unwatched_status(exercise, fn):
+    """The verdict on ``fn`` without the watch for calls to the reference (for functions built on it on purpose)."""
+    return exercise.judge(run_cases(fn, exercise.cases)).status
+
+
 def reference_status(exercise):
     """The verdict on the reference itself (not watched for delegation: it IS the answer)."""
-    return exercise.judge(run_cases(exercise.reference, exercise.cases)).status
+    return unwatched_status(exercise, exercise.reference)
+
+
+def check_reference_is_delegation(exercise, fn):
+    """Handing in camlab's own function is caught, naming it."""
+    result = exercise.grade(fn)
+    assert result.status == "incorrect" and "calls camlab's own answer" in result.message, result
 
 
 def stub(*args, **kwargs):
