@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import copy
+import hashlib
 import re
 import sys
 import tempfile
@@ -84,11 +85,32 @@ def stub_cell(cell, where="cell"):
     return cell
 
 
+# Cells a learner may change although they hold no solution: the ones that only ask for help (``q1.hint()``).
+_HELP_LINE = re.compile(r"^#?\s*q\d+\.(hint|solution)\(\)\s*$")
+
+
+def is_locked(cell):
+    """Whether the learner must leave ``cell`` (of a solution notebook) as it is: every code cell without a
+    solution block, except cells that only call (or show, commented out) ``qN.hint()``/``qN.solution()``."""
+    if cell.cell_type != "code" or CODE_BEGIN in cell.source:
+        return False
+    lines = [line.strip() for line in cell.source.splitlines() if line.strip()]
+    return not (lines and all(_HELP_LINE.match(line) for line in lines))
+
+
+def cell_checksum(cell):
+    """SHA-256 of a cell's kind and source (trailing whitespace ignored): what a locked cell must keep."""
+    text = cell.cell_type + "\n" + "\n".join(line.rstrip() for line in cell.source.strip().splitlines())
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
 def make_student(nb, name="notebook"):
     """The student version of solution notebook ``nb`` (a new notebook; ``nb`` is not changed).
 
     Solutions become stubs, outputs, execution counts and run timings are cleared, widget state is dropped, the
-    rest of the metadata is kept, and ``metadata.camlab.student`` is set to ``True``. ``name`` (e.g. the file
+    rest of the metadata is kept, and ``metadata.camlab.student`` is set to ``True``. Locked cells (``is_locked``)
+    get ``metadata.camlab = {"locked": True, "checksum": cell_checksum(cell)}`` (the grader checks them against
+    its own copy, not this record). ``name`` (e.g. the file
     name) is used in error messages about markers.
     """
     student = copy.deepcopy(nb)
@@ -99,6 +121,8 @@ def make_student(nb, name="notebook"):
             stubbed.outputs = []
             stubbed.execution_count = None
         stubbed.metadata.pop("execution", None)  # nbclient's run timestamps
+        if is_locked(cell):
+            stubbed.metadata["camlab"] = {"locked": True, "checksum": cell_checksum(cell)}
         student.cells[index] = stubbed
     student.metadata.pop("widgets", None)
     student.metadata.setdefault("camlab", {})

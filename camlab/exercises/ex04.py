@@ -13,6 +13,7 @@ import cv2
 import numpy as np
 
 from camlab.exercises.core import Case, Exercise, close
+from camlab.exercises.fixtures import rng as _rng
 
 NOTEBOOK = "04_cam"
 
@@ -46,10 +47,6 @@ def _upsample_cam(cam, height, width):
 # ----------------------------------------------------------------------------------------------------------
 # Cases: each one makes a typical mistake visible.
 
-def _rng(seed):
-    return np.random.default_rng(seed)
-
-
 def _mixed_features(seed, shape=(5, 7, 6), classes=4):
     """Non-negative features (they come out of a ReLU) and weights of both signs: the map has negative parts."""
     rng = _rng(seed)
@@ -58,11 +55,11 @@ def _mixed_features(seed, shape=(5, 7, 6), classes=4):
     return features, weights
 
 
-def _q1_cases():
-    f, w = _mixed_features(0)
-    positive_f = _rng(1).uniform(0.5, 1.0, (4, 4, 3)).astype(np.float32)
-    positive_w = _rng(2).uniform(0.1, 1.0, (3, 5)).astype(np.float32)
-    negative_w = -np.abs(_rng(3).normal(1.0, 0.2, (6, 4))).astype(np.float32)
+def _q1_cases(seed=0):
+    f, w = _mixed_features(seed)
+    positive_f = _rng(seed + 1).uniform(0.5, 1.0, (4, 4, 3)).astype(np.float32)
+    positive_w = _rng(seed + 2).uniform(0.1, 1.0, (3, 5)).astype(np.float32)
+    negative_w = -np.abs(_rng(seed + 3).normal(1.0, 0.2, (6, 4))).astype(np.float32)
     negative_w[:, 2] = np.abs(negative_w[:, 2])
     return [
         Case((f, w, 1), label="a 5x7 map with K=6 channels, C=4 classes, class 1"),
@@ -75,10 +72,10 @@ def _q1_cases():
     ]
 
 
-def _q2_cases():
-    f, w = _mixed_features(4, shape=(3, 4, 5, 6), classes=4)
+def _q2_cases(seed=4):
+    f, w = _mixed_features(seed, shape=(3, 4, 5, 6), classes=4)
     f[1] *= 10.0  # image 1's map is ten times larger: one maximum for the whole batch would flatten the others
-    single_f, single_w = _mixed_features(5, shape=(1, 6, 6, 8), classes=3)
+    single_f, single_w = _mixed_features(seed + 1, shape=(1, 6, 6, 8), classes=3)
     with_zero = f.copy()
     with_zero[2] = 0.0
     return [
@@ -89,8 +86,8 @@ def _q2_cases():
     ]
 
 
-def _q3_cases():
-    rng = _rng(6)
+def _q3_cases(seed=6):
+    rng = _rng(seed)
     ramp = np.outer(np.linspace(0, 1, 4), np.linspace(1, 0.5, 6)).astype(np.float32)
     return [
         Case((ramp, 20, 30), label="a 4x6 map to height=20, width=30"),

@@ -14,6 +14,7 @@ The reference of ``q3`` is camlab's own ``camlab.cam.grad_cam``; ``q1`` and ``q2
 import numpy as np
 
 from camlab.exercises.core import Case, Exercise, close
+from camlab.exercises.fixtures import rng as _rng, tiny_grad_cam_model
 
 NOTEBOOK = "05_grad_cam"
 
@@ -44,12 +45,8 @@ def _compute_grad_cam(model, images, class_indices, layer_name):
 # ----------------------------------------------------------------------------------------------------------
 # Cases
 
-def _rng(seed):
-    return np.random.default_rng(seed)
-
-
-def _q1_cases():
-    rng = _rng(10)
+def _q1_cases(seed=10):
+    rng = _rng(seed)
     batch = rng.normal(0.0, 1.0, (3, 4, 5, 6)).astype(np.float32)
     batch[1] += 2.0  # images differ: a mean over the batch axis is visibly wrong
     return [
@@ -60,8 +57,8 @@ def _q1_cases():
     ]
 
 
-def _q2_cases():
-    rng = _rng(11)
+def _q2_cases(seed=11):
+    rng = _rng(seed)
     a = np.maximum(rng.normal(0.2, 1.0, (3, 5, 6, 4)), 0.0).astype(np.float32)
     a[0] *= 8.0  # image 0's map is much larger: one maximum for the whole batch would flatten the others
     alpha = rng.normal(0.0, 1.0, (3, 4)).astype(np.float32)
@@ -76,27 +73,9 @@ def _q2_cases():
     ]
 
 
-def _tiny_model(seed):
-    """A small, untrained model of the course's shape (three stages ``block1_out`` .. ``block3_out`` at 1/2, 1/4
-    and 1/8 of a 32x32 input -> ``avg_pool`` -> softmax ``predictions``), every initializer seeded: the same
-    weights on every machine, whatever ran before."""
-    import keras
-
-    inputs = keras.Input((32, 32, 3), name="image")
-    x = inputs
-    for stage, filters in enumerate((8, 12, 16), start=1):
-        x = keras.layers.Conv2D(filters, 3, strides=2, padding="same", activation="relu", name=f"block{stage}_out",
-                                kernel_initializer=keras.initializers.HeNormal(seed=seed + stage),
-                                bias_initializer=keras.initializers.RandomNormal(0.0, 0.05, seed=seed + 10 + stage))(x)
-    x = keras.layers.GlobalAveragePooling2D(name="avg_pool")(x)
-    outputs = keras.layers.Dense(5, activation="softmax", name="predictions",
-                                 kernel_initializer=keras.initializers.GlorotNormal(seed=seed))(x)
-    return keras.Model(inputs, outputs, name="tiny_grad_cam")
-
-
-def _q3_cases():
-    model = _tiny_model(2)  # maps of these images and classes are partly positive at every layer: the ReLU matters
-    images = _rng(12).uniform(0.0, 1.0, (3, 32, 32, 3)).astype(np.float32)
+def _q3_cases(seed=12):
+    model = tiny_grad_cam_model(2)  # maps of these images and classes are partly positive at every layer
+    images = _rng(seed).uniform(0.0, 1.0, (3, 32, 32, 3)).astype(np.float32)
     return [
         Case((model, images, np.array([0, 4, 2]), "block3_out"),
              label="a tiny model, 3 images, classes (0, 4, 2), layer block3_out"),

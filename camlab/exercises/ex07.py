@@ -13,25 +13,12 @@ import numpy as np
 
 from camlab import boxes
 from camlab.exercises.core import Case, Exercise, close
+from camlab.exercises.fixtures import iou_cases, random_box, rng
 
 NOTEBOOK = "07_iou"
 
 # ----------------------------------------------------------------------------------------------------------
 # q1: IoU of two boxes
-
-_IOU_CASES = [
-    Case(([0.1, 0.2, 0.6, 0.7], [0.1, 0.2, 0.6, 0.7]), label="two identical boxes"),
-    Case(([0.0, 0.0, 1.0, 0.5], [0.0, 0.25, 1.0, 0.75]), label="two boxes overlapping by half their width"),
-    Case(([0.2, 0.2, 0.6, 0.6], [0.0, 0.0, 1.0, 1.0]), label="a box inside another"),
-    Case(([0.1, 0.2, 0.5, 0.9], [0.3, 0.1, 0.8, 0.6]), label="two boxes overlapping at a corner"),
-    Case(([0.0, 0.0, 0.5, 0.4], [0.0, 0.6, 0.5, 1.0]), label="side by side, apart in x only"),
-    Case(([0.0, 0.0, 0.2, 0.2], [0.5, 0.5, 0.9, 0.9]), label="apart in both x and y"),
-    Case(([0.0, 0.0, 0.5, 0.5], [0.5, 0.0, 1.0, 0.5]), label="touching along an edge"),
-    Case(([0.3, 0.3, 0.3, 0.3], [0.3, 0.3, 0.3, 0.3]), label="two identical zero-area boxes (a point)"),
-    Case(([0.2, 0.4, 0.2, 0.8], [0.0, 0.0, 1.0, 1.0]), label="a zero-height box inside a box"),
-    Case((np.array([0.05, 0.1, 0.7, 0.55], np.float32), np.array([0.2, 0.3, 0.9, 0.95], np.float32)),
-         label="float32 arrays, as TFDS gives them"),
-]
 
 GET_IOU_SOLUTION = '''\
 def get_iou(boxA, boxB):
@@ -49,7 +36,7 @@ def get_iou(boxA, boxB):
 q1 = Exercise(
     name="07 q1: IoU of two boxes",
     func_name="get_iou",
-    cases=_IOU_CASES,
+    cases=iou_cases,
     reference=boxes.iou,
     hint=("The intersection is the box [max of the ymins, max of the xmins, min of the ymaxs, min of the xmaxs]. "
           "Its height and width can come out negative when the boxes do not overlap: clamp EACH of them at 0 "
@@ -64,7 +51,9 @@ q1 = Exercise(
 # ----------------------------------------------------------------------------------------------------------
 # q2: all pairs at once
 
-def _pairwise_cases():
+def _pairwise_cases(seed=0):
+    generator = rng(seed + 22)
+    randoms = np.array([random_box(generator) for _ in range(5)], np.float32)
     a = np.array([[0.1, 0.2, 0.6, 0.7], [0.0, 0.0, 0.5, 0.4], [0.3, 0.3, 0.3, 0.3]], np.float32)
     b = np.array([[0.1, 0.2, 0.6, 0.7], [0.5, 0.5, 0.9, 0.9], [0.0, 0.25, 1.0, 0.75], [0.0, 0.0, 1.0, 1.0]],
                  np.float32)
@@ -74,6 +63,7 @@ def _pairwise_cases():
         Case((a, b), label="3 boxes against 4 (with disjoint pairs and a zero-area box): shape (3, 4)"),
         Case((a, b[:3]), label="3 boxes against 3: still the full (3, 3) table, not 3 numbers"),
         Case((grid, grid[::-1]), label="9 boxes on a grid against the same boxes reversed: shape (9, 9)"),
+        Case((randoms[:2], randoms[2:]), label="2 random boxes against 3 random boxes: shape (2, 3)"),
     ]
 
 
@@ -126,7 +116,11 @@ def box_accuracy(pred_boxes, gt_boxes, iou_threshold=0.5):
     return float(np.mean(hits))
 
 
-def _accuracy_cases():
+def _accuracy_cases(seed=0):
+    generator = rng(seed + 23)
+    random_gt = [random_box(generator) for _ in range(4)]
+    random_pred = [[v + float(generator.uniform(-0.1, 0.1)) for v in box] for box in random_gt]
+    random_pred[int(generator.integers(0, 4))] = None
     gt = [[0.0, 0.0, 1.0, 1.0], [0.1, 0.1, 0.6, 0.6], [0.2, 0.3, 0.8, 0.9], [0.0, 0.5, 0.5, 1.0]]
     good = [[0.0, 0.0, 1.0, 0.9], [0.1, 0.1, 0.6, 0.55], [0.2, 0.3, 0.8, 0.85], [0.0, 0.5, 0.45, 1.0]]
     return [
@@ -138,6 +132,7 @@ def _accuracy_cases():
         Case(([[0.0, 0.0, 1.0, 0.4], None, [0.2, 0.3, 0.5, 0.9]], gt[:3]), {"iou_threshold": 0.3},
              label="iou_threshold=0.3"),
         Case(([None, None], gt[:2]), label="no box at all"),
+        Case((random_pred, random_gt), label="four random boxes moved a little, one missing (None)"),
     ]
 
 

@@ -10,41 +10,16 @@ The references are camlab's own functions (``camlab.cam.generate_cam``, ``camlab
 ``camlab.boxes.get_bbox``, ``camlab.boxes.iou``). The model cases use a tiny Keras model with the course's layer
 names, built on first check (under a second).
 """
-import functools
-
 import numpy as np
 
 from camlab import boxes
 from camlab.exercises.core import Case, Exercise, close, short_repr
-from camlab.exercises import ex07
-from camlab.exercises.ex07 import _IOU_CASES
+from camlab.exercises.fixtures import blobs, gaussian, iou_cases, random_regions, rng, tiny_cam_model
 
 NOTEBOOK = "08_project"
 
 # ----------------------------------------------------------------------------------------------------------
 # A tiny CAM model with the course's names: block1_out -> block2_out (the feature map) -> avg_pool -> predictions
-
-
-@functools.lru_cache(maxsize=1)
-def tiny_cam_model(seed=8):
-    """A 16x16 RGB classifier of 5 classes with fixed random weights (the same model in every process).
-
-    Stages ``block1_out`` (8x8x6) and ``block2_out`` (4x4x8), then ``avg_pool`` (GAP) and the softmax Dense
-    ``predictions``; the weights are drawn from NumPy's generator so the maps (with negative evidence, so a
-    missing ReLU shows) are the same everywhere.
-    """
-    import keras
-
-    inputs = keras.Input((16, 16, 3), name="image")
-    x = keras.layers.Conv2D(6, 3, strides=2, padding="same", activation="relu", name="block1_out")(inputs)
-    x = keras.layers.Conv2D(8, 3, strides=2, padding="same", activation="relu", name="block2_out")(x)
-    x = keras.layers.GlobalAveragePooling2D(name="avg_pool")(x)
-    outputs = keras.layers.Dense(5, activation="softmax", name="predictions")(x)
-    model = keras.Model(inputs, outputs, name="tiny_cam_model")
-    rng = np.random.default_rng(seed)
-    model.set_weights([rng.normal(0.0, 1.0, w.shape).astype(np.float32) + (0.2 if w.ndim == 1 else 0.0)
-                       for w in model.get_weights()])
-    return model
 
 
 def _item(seed, height, width, label):
@@ -55,15 +30,19 @@ def _item(seed, height, width, label):
     return {"image": image, "label": np.int64(label), "bbox": np.array([0.25, 0.33, 0.75, 0.95], np.float32)}
 
 
-def _model_cases(layer=None):
+def _model_cases(layer=None, seed=0):
     model = tiny_cam_model()
-    items = [(_item(1, 20, 28, 2), "a 20x28 image of class 2"),
-             (_item(2, 36, 24, 3), "a 36x24 image of class 3"),
+    items = [(_item(seed + 1, 20, 28, 2), "a 20x28 image of class 2"),
+             (_item(seed + 2, 36, 24, 3), "a 36x24 image of class 3"),
              (_item(3, 16, 16, 4), "a 16x16 image of class 4 with no positive evidence (the map stays all zero)")]
     if layer is None:
         return [Case((model, item), label=label) for item, label in items]
     return [Case((model, name, item), label=f"{label}, layer {name!r}")
             for item, label in items for name in ("block2_out", "block1_out")]
+
+
+def _layer_cases(seed=0):
+    return _model_cases(layer=True, seed=seed)
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -133,7 +112,7 @@ def generate_grad_cam(model, activation_layer, item):
 q2 = Exercise(
     name="08 q2: Grad-CAM",
     func_name="generate_grad_cam",
-    cases=lambda: _model_cases(layer=True),
+    cases=_layer_cases,
     reference=lambda model, layer, item: _cam().generate_grad_cam(model, layer, item),
     forbidden=["camlab.cam.generate_grad_cam"],
     hint=("A probe model returns both the activation layer's output A and the 'avg_pool' output. Inside a "
@@ -171,21 +150,20 @@ def _corners_close(expected, got):
             f"{np.array2string(order(have), separator=', ')}").replace("\n", "")
 
 
-def _bbox_cases():
-    from camlab.exercises.ex06 import _blobs, _gaussian
-
+def _bbox_cases(seed=0):
     tilted = np.zeros((48, 64), np.float32)
     yy, xx = np.mgrid[:48, :64]
     tilted[np.abs((yy - 24) - 0.5 * (xx - 32)) < 5] = 0.9  # a tilted band
     tilted[(np.abs(xx - 32) > 22)] = 0.0
     tilted[2:6, 55:60] = 1.0  # a brighter but small region
     return [
-        Case((_blobs((32, 48), [(8, 20, 10, 30)]),), label="one upright region"),
+        Case((blobs((32, 48), [(8, 20, 10, 30)]),), label="one upright region"),
         Case((tilted,), label="a tilted band and a small bright square (take the largest region)"),
-        Case((_blobs((32, 48), [(2, 18, 3, 30), (25, 29, 40, 45)], [1.0, 0.8]),),
+        Case((blobs((32, 48), [(2, 18, 3, 30), (25, 29, 40, 45)], [1.0, 0.8]),),
              label="a large region at the top, a small one further down (contours[0] is the small one)"),
         Case((np.zeros((24, 24), np.float32),), label="an all-zero map (the lesson crashed here)"),
-        Case((_gaussian((40, 60), (20, 30), 8.0),), {"score_thresh": 0.5}, label="a smooth bump, score_thresh=0.5"),
+        Case((gaussian((40, 60), (20, 30), 8.0),), {"score_thresh": 0.5}, label="a smooth bump, score_thresh=0.5"),
+        Case((random_regions(rng(seed + 24)),), label="a large region and a small brighter one, at random places"),
     ]
 
 
@@ -223,7 +201,7 @@ GET_IOU_SOLUTION = ex07.GET_IOU_SOLUTION.replace("boxA", "gt_bbox").replace("box
 q4 = Exercise(
     name="08 q4: IoU",
     func_name="get_iou",
-    cases=_IOU_CASES,
+    cases=iou_cases,
     reference=boxes.iou,
     hint=("Intersection: [max ymin, max xmin, min ymax, min xmax]; clamp its height and width at 0 separately "
           "before multiplying; union = both areas - intersection; return 0 when the union is 0."),

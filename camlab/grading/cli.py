@@ -6,6 +6,8 @@ folder of notebooks (the learner is then the file name). See ``camlab.grading`` 
 from __future__ import annotations
 
 import argparse
+import hashlib
+import secrets
 import shutil
 import sys
 import tempfile
@@ -13,15 +15,36 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import asdict
 from pathlib import Path
 
+from camlab import course
 from camlab.grading.judge import grade_notebook
+from camlab.grading.key import read_key
+from camlab.grading.locked import locked_notebook
 from camlab.grading.kernels import Limits, grader_kernelspec
 from camlab.grading.report import summarize, write_results
-from camlab.grading.submissions import exercise_keys, find_submissions, identify, read_submission
+from camlab.grading.submissions import (MODULE_NAME, exercise_keys, find_submissions, identify, module_exists,
+                                        read_submission)
 from camlab.grading.text import clip
 
 
-def grade_learner(learner, notebooks, catalog, limits, root):
-    """Grade every notebook of one learner. ``notebooks``: ``[(path, module or None, how, problem)]``."""
+def course_modules(key=None):
+    """The exercise modules of the course, in notebook order: the release's (its key), else every course notebook
+    that has exercises. A learner is scored out of all of them, whatever they handed in."""
+    if key is not None:
+        return [entry["module"] for entry in key["notebooks"] if entry.get("module")]
+    modules = []
+    for path in course.course_notebooks():
+        try:
+            meta = course.read_notebook(path).metadata.get("camlab", {})
+        except Exception:  # an author's half-saved notebook must not stop grading
+            continue
+        if meta.get("exercises") and meta["exercises"] not in modules:
+            modules.append(meta["exercises"])
+    return modules
+
+
+def grade_learner(learner, notebooks, catalog, limits, root, seed=None, on_notebook=None):
+    """Grade every notebook of one learner. ``notebooks``: ``[(path, module or None, how, problem)]``;
+    ``on_notebook()`` is called after each one (progress)."""
     kernels_dir = Path(tempfile.mkdtemp(prefix="camlab-kernels-"))
     try:
         grader_kernelspec(kernels_dir, limits)
@@ -29,21 +52,36 @@ def grade_learner(learner, notebooks, catalog, limits, root):
         for path, module_name, how, problem in notebooks:
             entry = {"file": Path(path).relative_to(root).as_posix(), "module": module_name, "identified_by": how}
             if module_name is None:
-                entry.update(results={}, errors=[], problems=[problem or (
+                entry.update(results={}, errors=[], views={}, problems=[problem or (
                     "could not tell which course notebook this is (no camlab metadata, no `from camlab.exercises."
                     "exNN import` line, no NN_ file name); it was not run")])
             else:
                 notebook_id, pairs = catalog[module_name]
                 entry["id"] = notebook_id
-                entry.update(grade_notebook(path, module_name, pairs, limits, kernels_dir))
+                nb, locked = locked_notebook(path, module_name)
+                entry.update(grade_notebook(path, module_name, pairs, limits, kernels_dir, seed=seed, nb=nb))
+                entry["locked_cells"] = locked
             per_notebook.append(entry)
+            if on_notebook:
+                on_notebook()
     finally:
         shutil.rmtree(kernels_dir, ignore_errors=True)
     return learner, per_notebook
 
 
-def grade_folder(submissions, out_dir, jobs=1, limits=None, show_progress=True):
-    """Grade every learner in ``submissions``; write results.csv, results.json and feedback pages to ``out_dir``."""
+def _seed_from(seed, key):
+    """``(seed, where it came from)``: ``--seed``, else the release key's, else a fresh random one."""
+    if seed is not None:
+        return int(seed), "--seed"
+    if key is not None and key.get("seed") is not None:
+        return int(key["seed"]), "key file"
+    return secrets.randbits(63), "random (pass --seed or --key to grade reproducibly)"
+
+
+def grade_folder(submissions, out_dir, jobs=1, limits=None, show_progress=True, seed=None, key=None, course=None):
+    """Grade every learner in ``submissions``; write results.csv, gradebook.csv, results.json and feedback
+    pages to ``out_dir``. ``seed`` (or ``key``, a release key from ``read_key``) draws the hidden cases;
+    ``course``: the exercise modules everyone is scored on (default ``course_modules(key)``)."""
     from camlab._progress import progress
 
     limits = limits or Limits()
@@ -52,7 +90,12 @@ def grade_folder(submissions, out_dir, jobs=1, limits=None, show_progress=True):
         raise ValueError(f"--out {out_dir} is inside the submissions folder, which grading never writes to; "
                          f"choose a folder outside it.")
     learners = find_submissions(submissions)
-    plan, catalog = {}, {}
+    modules = list(course) if course is not None else course_modules(key)
+    for module in modules:
+        if not (isinstance(module, str) and MODULE_NAME.match(module) and module_exists(module)):
+            raise ValueError(f"{module!r} is not a camlab exercises module (camlab.exercises.exNN)")
+    catalog = {module: exercise_keys(module) for module in modules}
+    plan = {}
     for learner, paths in learners.items():
         plan[learner] = []
         for path in paths:
@@ -61,33 +104,41 @@ def grade_folder(submissions, out_dir, jobs=1, limits=None, show_progress=True):
             meta = nb.metadata.get("camlab") if nb is not None else None
             if module_name is None and problem is None and isinstance(meta, dict) and meta.get("id"):
                 problem = f"course notebook {clip(meta['id'], 40)!r} has no exercises to grade; it was not run"
-            if module_name and module_name not in catalog:
-                catalog[module_name] = exercise_keys(module_name)
+            elif module_name is not None and module_name not in catalog:
+                problem = (f"its exercises ({module_name}) are not part of this course "
+                           f"({', '.join(catalog[m][0] for m in modules) or 'no exercises'}); it was not run")
+                module_name = None
             plan[learner].append((str(path), module_name, how, problem))
-    columns = [f"{catalog[m][0]}:{attribute}" for m in sorted(catalog, key=lambda m: catalog[m][0])
-               for attribute, _ in catalog[m][1]]
+    columns = [f"{catalog[m][0]}:{attribute}" for m in modules for attribute, _ in catalog[m][1]]
+    seed, seed_source = _seed_from(seed, key)
 
     graded = {}
-    bar = progress(total=len(plan), desc="grading", unit="learner", disable=None if show_progress else True)
+    runs = sum(1 for notebooks in plan.values() for entry in notebooks if entry[1])
+    bar = progress(total=runs, desc="grading", unit="notebook", disable=None if show_progress else True)
+    bar.set_postfix_str(f"learners 0/{len(plan)}")
+    tick = lambda: bar.update(1)
     try:
         if jobs <= 1 or len(plan) <= 1:
             for learner, notebooks in plan.items():
-                graded[learner] = grade_learner(learner, notebooks, catalog, limits, submissions)[1]
-                bar.update(1)
+                graded[learner] = grade_learner(learner, notebooks, catalog, limits, submissions, seed, tick)[1]
+                bar.set_postfix_str(f"learners {len(graded)}/{len(plan)}")
         else:
             # threads are enough: each one only waits on its own kernel (a separate process) through its own
             # event loop; the learners' code never runs in this process
             with ThreadPoolExecutor(max_workers=jobs) as pool:
-                futures = [pool.submit(grade_learner, learner, notebooks, catalog, limits, submissions)
+                futures = [pool.submit(grade_learner, learner, notebooks, catalog, limits, submissions, seed, tick)
                            for learner, notebooks in plan.items()]
                 for future in as_completed(futures):
                     learner, per_notebook = future.result()
                     graded[learner] = per_notebook
-                    bar.update(1)
+                    bar.set_postfix_str(f"learners {len(graded)}/{len(plan)}")
     finally:
         bar.close()
 
-    report = {"exercises": columns, "limits": asdict(limits), "learners": {}}
+    report = {"exercises": columns, "course": [{"id": catalog[m][0], "module": m} for m in modules],
+              "limits": asdict(limits), "learners": {},
+              "hidden_cases": {"seed_from": seed_source,
+                               "fingerprint": hashlib.sha256(str(seed).encode()).hexdigest()[:12]}}
     for learner in sorted(graded):
         report["learners"][learner] = {**summarize(graded[learner], columns, catalog), "notebooks": graded[learner]}
     write_results(report, out_dir)
@@ -109,12 +160,22 @@ def main(argv=None):
                         help=f"seconds per notebook, checks excluded (default {defaults.timeout})")
     parser.add_argument("--memory-mb", type=int, default=defaults.memory_mb,
                         help=f"address-space limit of each kernel in MB, 0 for none (default {defaults.memory_mb})")
+    parser.add_argument("--seed", type=int, default=None,
+                        help="seed of the hidden cases (default: the --key file's, else a fresh random one)")
+    parser.add_argument("--key", type=Path, default=None,
+                        help="the release's key file (written by `camlab release`): hidden-case seed, exercise list")
+    parser.add_argument("--course", default=None,
+                        help="comma-separated exercise modules to score everyone on (default: the key's, else "
+                             "every course notebook's)")
     args = parser.parse_args(argv)
     if args.jobs < 1 or args.cell_timeout < 1 or args.timeout < 1 or args.memory_mb < 0:
         parser.error("--jobs, --cell-timeout and --timeout must be at least 1, --memory-mb at least 0")
     limits = Limits(cell_timeout=args.cell_timeout, timeout=args.timeout, memory_mb=args.memory_mb)
     try:
-        report = grade_folder(args.submissions, args.out, jobs=args.jobs, limits=limits)
+        key = read_key(args.key) if args.key else None
+        modules = [m.strip() for m in args.course.split(",") if m.strip()] if args.course else None
+        report = grade_folder(args.submissions, args.out, jobs=args.jobs, limits=limits, seed=args.seed, key=key,
+                              course=modules)
     except (FileNotFoundError, ValueError) as error:
         print(f"camlab grade: {error}", file=sys.stderr)
         return 2
