@@ -17,11 +17,14 @@ and stores its outputs without TensorFlow's C++ start-up noise.
 from __future__ import annotations
 
 import argparse
+import ast
 import copy
 import hashlib
+import json
 import re
 import sys
 import tempfile
+import textwrap
 from importlib import resources
 from pathlib import Path
 
@@ -154,6 +157,53 @@ def student_notebook(path):
 
 
 # --------------------------------------------------------------------------------------------------------------
+# The solutions q.solution() shows: collected from the notebooks' solution blocks (the one source).
+
+def notebook_solutions(nb, name="notebook"):
+    """``{function name: source}`` of every top-level function of ``nb`` that holds a code solution block: the
+    whole function, marker lines dropped (what ``q.solution()`` shows)."""
+    found = {}
+    for index, cell in enumerate(nb.cells):
+        if cell.cell_type != "code" or CODE_BEGIN not in cell.source:
+            continue
+        lines = cell.source.split("\n")
+        try:
+            tree = ast.parse(cell.source)
+        except SyntaxError as error:
+            raise MarkerError(f"{name}, cell {index}: the solution cell is not valid Python ({error})") from None
+        markers = [n for n, line in enumerate(lines, 1) if line.strip() == CODE_BEGIN]
+        for node in tree.body:
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                first = min([node.lineno, *(d.lineno for d in node.decorator_list)])
+                if any(first <= m <= node.end_lineno for m in markers):
+                    body = [line for line in lines[first - 1: node.end_lineno]
+                            if line.strip() not in (CODE_BEGIN, CODE_END)]
+                    found[node.name] = textwrap.dedent("\n".join(body)).strip("\n") + "\n"
+    return found
+
+
+def collect_solutions(solutions_dir=None):
+    """``{notebook id: {function name: source}}`` over the course notebooks (those with ``metadata.camlab.id``)."""
+    collected = {}
+    for path in course_notebooks(solutions_dir):
+        nb = read_notebook(path)
+        notebook_id = nb.metadata.get("camlab", {}).get("id")
+        solutions = notebook_solutions(nb, name=str(path))
+        if notebook_id and solutions:
+            collected[notebook_id] = solutions
+    return collected
+
+
+def solutions_path():
+    """Where ``camlab student`` writes the collected solutions: ``camlab/exercises/solutions.json``."""
+    return Path(__file__).resolve().parent / "exercises" / "solutions.json"
+
+
+def solutions_text(solutions_dir=None):
+    return json.dumps(collect_solutions(solutions_dir), indent=1, sort_keys=True, ensure_ascii=False) + "\n"
+
+
+# --------------------------------------------------------------------------------------------------------------
 # Keeping notebooks/student/ in step with the solutions.
 
 def _canonical(nb):
@@ -243,9 +293,13 @@ def student_main(argv=None):
     args = parser.parse_args(argv)
     solutions = args.solutions or notebooks_dir()
     student_dir = args.out or solutions / "student"
+    collected = solutions_path() if args.solutions is None else None  # the package's, for its own notebooks
     try:
         if args.check:
             problems = out_of_sync(solutions, student_dir)
+            if collected is not None and (not collected.exists() or
+                                          collected.read_text(encoding="utf-8") != solutions_text(solutions)):
+                problems.append((str(collected), "differs from the notebooks' solution blocks"))
             for name, reason in problems:
                 print(f"out of sync: {student_dir / name}: {reason}", file=sys.stderr)
             if problems:
@@ -254,6 +308,9 @@ def student_main(argv=None):
             print(f"{student_dir}: up to date ({len(course_notebooks(solutions))} notebooks)")
             return 0
         written = write_student_notebooks(solutions, student_dir)
+        if collected is not None:
+            collected.write_text(solutions_text(solutions), encoding="utf-8")
+            written.append(collected)
     except MarkerError as error:
         print(f"camlab student: {error}", file=sys.stderr)
         return 2

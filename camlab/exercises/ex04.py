@@ -98,31 +98,6 @@ def _q3_cases(seed=6):
     ]
 
 
-# ----------------------------------------------------------------------------------------------------------
-# Solutions as the learner would write them (what ``q.solution()`` shows).
-
-CAM_FROM_FEATURES_SOLUTION = '''\
-def cam_from_features(features, weights, class_index):
-    cam = features @ weights[:, class_index]  # (h, w, K) @ (K,) -> (h, w): sum_k w_k^c A_k
-    cam = np.maximum(cam, 0)                   # ReLU: keep only positive evidence for the class
-    peak = cam.max()
-    return cam / peak if peak > 0 else np.zeros_like(cam)  # an all-zero map stays zero
-'''
-
-CAM_BATCH_SOLUTION = '''\
-def cam_batch(features, weights, class_indices):
-    columns = weights[:, class_indices].T                          # (N, K): the column of each image's class
-    cams = np.einsum("nhwk,nk->nhw", features, columns)           # sum_k w_k^c A_k, per image
-    cams = np.maximum(cams, 0)
-    peaks = cams.max(axis=(1, 2), keepdims=True)                   # one maximum per image
-    return np.divide(cams, peaks, out=np.zeros_like(cams), where=peaks > 0)
-'''
-
-UPSAMPLE_CAM_SOLUTION = '''\
-def upsample_cam(cam, height, width):
-    return cv2.resize(cam, (width, height), interpolation=cv2.INTER_LINEAR)  # OpenCV wants (width, height)
-'''
-
 q1 = Exercise(
     name="CAM of one image",
     func_name="cam_from_features",
@@ -130,7 +105,7 @@ q1 = Exercise(
     reference=_cam_from_features,
     hint=("The weights of class c are the column weights[:, c] (K values). `features @ column` sums "
           "w_k * A_k over the channel axis. Then np.maximum(cam, 0), and divide by cam.max() only when it is > 0."),
-    solution=CAM_FROM_FEATURES_SOLUTION,
+    notebook=NOTEBOOK,
     compare=close(atol=1e-5),
     description=("Write `cam_from_features(features, weights, class_index)`: features (h, w, K), weights (K, C) "
                  "-> ReLU(sum_k weights[k, class_index] * features[..., k]) divided by its maximum; (h, w) in "
@@ -145,7 +120,7 @@ q2 = Exercise(
     hint=("weights[:, class_indices] picks one column per image: shape (K, N). np.einsum('nhwk,nk->nhw', ...) "
           "weighs and sums per image. Take the maximum over axes (1, 2) with keepdims=True so each image is "
           "divided by its own maximum; np.divide(..., where=peaks > 0) keeps zero maps at zero."),
-    solution=CAM_BATCH_SOLUTION,
+    notebook=NOTEBOOK,
     compare=close(atol=1e-5),
     description=("Write `cam_batch(features, weights, class_indices)`: features (N, h, w, K), weights (K, C), "
                  "class_indices (N,) -> (N, h, w), each map ReLU'd and divided by its own maximum."),
@@ -159,7 +134,7 @@ q3 = Exercise(
     hint=("cv2.resize(cam, (width, height), interpolation=cv2.INTER_LINEAR) - OpenCV takes the size as "
           "(width, height), NumPy shapes are (height, width). tf.image.resize(cam[..., None], (height, width)) "
           "gives the same values."),
-    solution=UPSAMPLE_CAM_SOLUTION,
+    notebook=NOTEBOOK,
     compare=close(atol=1e-4),
     description="Write `upsample_cam(cam, height, width)`: bilinear resize of an (h, w) map to (height, width).",
 )

@@ -85,38 +85,6 @@ def _q3_cases(seed=12):
     ]
 
 
-# ----------------------------------------------------------------------------------------------------------
-# Solutions as the learner would write them (what ``q.solution()`` shows).
-
-CHANNEL_WEIGHTS_SOLUTION = '''\
-def channel_weights(gradients):
-    return gradients.mean(axis=(1, 2))  # axes: 0 = image, 1 and 2 = position, 3 = channel
-'''
-
-GRAD_CAM_FROM_WEIGHTS_SOLUTION = '''\
-def grad_cam_from_weights(activations, weights):
-    maps = np.einsum("nhwk,nk->nhw", activations, weights)  # sum_k alpha_k A_k, per image
-    maps = np.maximum(maps, 0)                               # ReLU
-    peaks = maps.max(axis=(1, 2), keepdims=True)             # one maximum per image
-    return np.divide(maps, peaks, out=np.zeros_like(maps), where=peaks > 0)
-'''
-
-COMPUTE_GRAD_CAM_SOLUTION = '''\
-def compute_grad_cam(model, images, class_indices, layer_name):
-    dense = model.get_layer("predictions")
-    probe = keras.Model(model.input, [model.get_layer(layer_name).output, model.get_layer("avg_pool").output])
-    images = tf.convert_to_tensor(images, tf.float32)
-    with tf.GradientTape() as tape:
-        activations, pooled = probe(images)
-        logits = pooled @ dense.kernel + dense.bias                  # pre-softmax scores y (N, C)
-        scores = tf.gather(logits, class_indices, batch_dims=1)      # y^c for each image's own class
-    gradients = tape.gradient(scores, activations)                   # (N, h, w, K); images do not mix
-    weights = tf.reduce_mean(gradients, axis=(1, 2))                 # per image, over positions
-    maps = tf.nn.relu(tf.einsum("nhwk,nk->nhw", activations, weights))
-    peaks = tf.reduce_max(maps, axis=(1, 2), keepdims=True)
-    return tf.math.divide_no_nan(maps, peaks).numpy()
-'''
-
 q1 = Exercise(
     name="Grad-CAM channel weights",
     func_name="channel_weights",
@@ -124,7 +92,7 @@ q1 = Exercise(
     reference=_channel_weights,
     hint=("The axes are (image, row, column, channel). Average over the rows and columns only: "
           "gradients.mean(axis=(1, 2)). Axis 0 holds different images - never average over it."),
-    solution=CHANNEL_WEIGHTS_SOLUTION,
+    notebook=NOTEBOOK,
     compare=close(atol=1e-5),
     description="Write `channel_weights(gradients)`: (N, h, w, K) -> (N, K), the mean over positions per image.",
 )
@@ -137,7 +105,7 @@ q2 = Exercise(
     hint=("np.einsum('nhwk,nk->nhw', activations, weights) weighs and sums the channels of each image. Then "
           "np.maximum(maps, 0), and divide each map by its own maximum (axis=(1, 2), keepdims=True), "
           "leaving maps whose maximum is 0 at zero."),
-    solution=GRAD_CAM_FROM_WEIGHTS_SOLUTION,
+    notebook=NOTEBOOK,
     compare=close(atol=1e-5),
     description=("Write `grad_cam_from_weights(activations, weights)`: (N, h, w, K) and (N, K) -> (N, h, w) in "
                  "[0, 1]: ReLU of the weighted sum, each map divided by its maximum."),
@@ -153,7 +121,7 @@ q3 = Exercise(
           "logits as pooled @ kernel + bias of the 'predictions' layer (not its softmax output) and pick each "
           "image's class with tf.gather(logits, class_indices, batch_dims=1); tape.gradient(scores, activations) "
           "gives (N, h, w, K). Then your q1 and q2."),
-    solution=COMPUTE_GRAD_CAM_SOLUTION,
+    notebook=NOTEBOOK,
     compare=close(atol=1e-4, rtol=1e-3),
     description=("Write `compute_grad_cam(model, images, class_indices, layer_name)`: Grad-CAM maps (N, h, w) "
                  "at the layer's resolution, from the gradient of each image's class logit."),

@@ -47,22 +47,6 @@ def _cam_cases(seed=0):
     ]
 
 
-CAM_TO_BBOX_SOLUTION = '''\
-def cam_to_bbox(cam, threshold=0.2):
-    cam = np.asarray(cam, dtype=np.float32)
-    peak = cam.max()
-    if peak <= 0:
-        return None  # nothing stands out: no box
-    mask = (cam > threshold * peak).astype(np.uint8)
-    contours, _ = cv2.findContours(mask, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
-    if not contours:
-        return None
-    largest = max(contours, key=cv2.contourArea)  # the largest region, not contours[0]
-    x, y, w, h = cv2.boundingRect(largest)
-    height, width = cam.shape
-    return np.array([y / height, x / width, (y + h) / height, (x + w) / width], dtype=np.float32)
-'''
-
 q1 = Exercise(
     name="06 q1: box of the largest region",
     func_name="cam_to_bbox",
@@ -72,7 +56,7 @@ q1 = Exercise(
           "cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE) lists the regions; pick the one with the largest "
           "cv2.contourArea (not contours[0]); cv2.boundingRect gives x, y, w, h in pixels: divide y by the "
           "height and x by the width. Return None when there is no contour."),
-    solution=CAM_TO_BBOX_SOLUTION,
+    notebook=NOTEBOOK,
     # Less than a pixel of slack (the largest map is 60 pixels wide): the convention is stated in the task.
     compare=box_close(atol=0.01),
     description=("Write `cam_to_bbox(cam, threshold=0.2)`: the normalized [ymin, xmin, ymax, xmax] box of the "
@@ -102,15 +86,6 @@ def _rect_cases(seed=0):
     ]
 
 
-RECT_TO_MINMAX_SOLUTION = '''\
-def rect_to_minmax(points, image_shape):
-    points = np.asarray(points, dtype=np.float32)
-    height, width = image_shape[:2]
-    xs, ys = points[:, 0], points[:, 1]  # OpenCV points are (x, y): x is the column
-    box = [ys.min() / height, xs.min() / width, ys.max() / height, xs.max() / width]
-    return np.clip(np.array(box, dtype=np.float32), 0.0, 1.0)
-'''
-
 q2 = Exercise(
     name="06 q2: corner points to a normalized box",
     func_name="rect_to_minmax",
@@ -119,7 +94,7 @@ q2 = Exercise(
     hint=("OpenCV points are (x, y) = (column, row). ymin is the smallest y divided by the image height, xmin "
           "the smallest x divided by the width, and so on; image_shape[:2] is (height, width). "
           "np.clip(box, 0, 1) keeps the box inside the image."),
-    solution=RECT_TO_MINMAX_SOLUTION,
+    notebook=NOTEBOOK,
     compare=box_close(atol=1e-3),
     description=("Write `rect_to_minmax(points, image_shape)`: (4, 2) corner points (x, y) in pixels -> the "
                  "normalized [ymin, xmin, ymax, xmax] box enclosing them, clipped to [0, 1]."),

@@ -48,18 +48,6 @@ def _layer_cases(seed=0):
 # ----------------------------------------------------------------------------------------------------------
 # q1: CAM
 
-GENERATE_CAM_SOLUTION = '''\
-def generate_cam(model, item):
-    height, width = item["image"].shape[:2]
-    image, label = camlab.data.normalize_and_resize_img(item, model.input_shape[1:3])
-    probe = keras.Model(model.input, model.get_layer("avg_pool").input)  # the feature map A
-    features = keras.ops.convert_to_numpy(probe(image[None]))[0]          # (h, w, K)
-    weights = keras.ops.convert_to_numpy(model.get_layer("predictions").kernel)[:, int(label)]  # w_k^c
-    cam = np.maximum(features @ weights, 0.0)                             # ReLU(sum_k w_k^c A_k)
-    if cam.max() > 0:
-        cam = cam / cam.max()
-    return cv2.resize(cam, (width, height), interpolation=cv2.INTER_LINEAR)
-'''
 
 _MAP_TOLERANCE = close(atol=0.02, rtol=0.0)  # resizing libraries differ by less than 1e-3 on these sizes
 
@@ -74,7 +62,7 @@ q1 = Exercise(
           "the class weights are column `label` of model.get_layer('predictions').kernel. cam = ReLU(A @ w), "
           "divided by its max when the max is > 0, then cv2.resize(cam, (width, height)) - note OpenCV's (width, "
           "height) order."),
-    solution=GENERATE_CAM_SOLUTION,
+    notebook=NOTEBOOK,
     compare=_MAP_TOLERANCE,
     description=("Write `generate_cam(model, item)`: the CAM of the item's label, ReLU, divided by its max, "
                  "resized (bilinear) to the item's original (height, width); float in [0, 1]."),
@@ -90,24 +78,6 @@ def _cam():
 # ----------------------------------------------------------------------------------------------------------
 # q2: Grad-CAM
 
-GENERATE_GRAD_CAM_SOLUTION = '''\
-def generate_grad_cam(model, activation_layer, item):
-    height, width = item["image"].shape[:2]
-    image, label = camlab.data.normalize_and_resize_img(item, model.input_shape[1:3])
-    probe = keras.Model(model.input, [model.get_layer(activation_layer).output,
-                                       model.get_layer("avg_pool").output])
-    dense = model.get_layer("predictions")
-    with tf.GradientTape() as tape:
-        features, pooled = probe(image[None])
-        logits = pooled @ dense.kernel + dense.bias        # the class scores before the softmax
-        score = logits[:, int(label)]
-    grads = tape.gradient(score, features)[0]               # dy^c / dA, (h, w, K)
-    weights = tf.reduce_mean(grads, axis=(0, 1))            # alpha_k^c: the spatial mean of the gradient
-    cam = tf.nn.relu(tf.reduce_sum(features[0] * weights, axis=-1)).numpy()  # ReLU(sum_k alpha_k A_k)
-    if cam.max() > 0:
-        cam = cam / cam.max()
-    return cv2.resize(cam, (width, height), interpolation=cv2.INTER_LINEAR)
-'''
 
 q2 = Exercise(
     name="08 q2: Grad-CAM",
@@ -120,7 +90,7 @@ q2 = Exercise(
           "`label` (not the softmax probability: the paper differentiates the score before the softmax). "
           "tape.gradient(score, A) gives dy/dA; average it over the two spatial axes for one weight per channel; "
           "then ReLU(sum_k alpha_k A_k), divide by the max when it is > 0, resize like in q1."),
-    solution=GENERATE_GRAD_CAM_SOLUTION,
+    notebook=NOTEBOOK,
     compare=_MAP_TOLERANCE,
     description=("Write `generate_grad_cam(model, activation_layer, item)`: Grad-CAM of the item's label on the "
                  "named layer, from the pre-softmax score; same conventions as generate_cam."),
@@ -167,16 +137,6 @@ def _bbox_cases(seed=0):
     ]
 
 
-GET_BBOX_SOLUTION = '''\
-def get_bbox(cam, score_thresh=0.05):
-    mask = (np.asarray(cam) > score_thresh).astype(np.uint8)  # a new array: cam stays untouched
-    contours, _ = cv2.findContours(mask, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
-    if not contours:
-        return None  # nothing above the threshold: no box
-    largest = max(contours, key=cv2.contourArea)
-    return cv2.boxPoints(cv2.minAreaRect(largest)).astype(np.int32)  # (4, 2) corners (x, y)
-'''
-
 q3 = Exercise(
     name="08 q3: rotated box of the largest region",
     func_name="get_bbox",
@@ -185,7 +145,7 @@ q3 = Exercise(
     hint=("Build a uint8 mask of the pixels above score_thresh (a new array, so cam is not changed), find the "
           "regions with cv2.findContours, keep the one with the largest cv2.contourArea, and turn "
           "cv2.minAreaRect(largest) into four corners with cv2.boxPoints(...).astype(np.int32). No contour: None."),
-    solution=GET_BBOX_SOLUTION,
+    notebook=NOTEBOOK,
     compare=_corners_close,
     description=("Write `get_bbox(cam, score_thresh=0.05)`: the (4, 2) int corner points (x, y) of the minimum-area "
                  "rotated rectangle around the largest region above score_thresh, or None; cam unchanged."),
@@ -196,7 +156,6 @@ q3 = Exercise(
 # q4: IoU (the project's own version, argument names as in the lesson)
 
 # The same function as notebook 07's, with the project's argument names.
-GET_IOU_SOLUTION = ex07.GET_IOU_SOLUTION.replace("boxA", "gt_bbox").replace("boxB", "pred_bbox")
 
 q4 = Exercise(
     name="08 q4: IoU",
@@ -205,7 +164,7 @@ q4 = Exercise(
     reference=boxes.iou,
     hint=("Intersection: [max ymin, max xmin, min ymax, min xmax]; clamp its height and width at 0 separately "
           "before multiplying; union = both areas - intersection; return 0 when the union is 0."),
-    solution=GET_IOU_SOLUTION,
+    notebook=NOTEBOOK,
     compare=close(atol=1e-6, rtol=1e-5),
     description="Write `get_iou(gt_bbox, pred_bbox)` for normalized [ymin, xmin, ymax, xmax] boxes; a float in [0, 1].",
 )
