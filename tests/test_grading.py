@@ -285,7 +285,7 @@ def test_verdicts_are_computed_outside_the_kernel_so_forgeries_fail(graded):
     assert verdicts(graded, "mallory") == {"00_demo:q1": "incorrect", "00_demo:q2": "incorrect"}
     q1 = graded["report"]["learners"]["mallory"]["results"]["00_demo:q1"]
     assert q1["message"].startswith("On hidden case 1 of 3 (its input is not shown): your answer differs")
-    assert (q1["passed"], q1["total"], q1["points"]) == (3, 6, 0.5)  # partial credit: the public half
+    assert (q1["passed"], q1["total"], q1["points"]) == (4, 6, 0.6667)  # partial credit: public + all-zero case
     assert "the answer is Yes" in message(graded, "mallory", "00_demo:q2")
 
 
@@ -311,7 +311,7 @@ def test_hint_and_solution_views_before_a_correct_answer_are_reported(graded):
 def test_gradebook_and_feedback_pages_for_instructors_and_learners(graded):
     lines = (graded["out"] / "gradebook.csv").read_text().splitlines()
     assert lines[0] == "Learner,00_demo (max 2),Total (max 2)"
-    assert "alice,2,2" in lines and "mallory,0.5,0.5" in lines
+    assert "alice,2,2" in lines and "mallory,0.6667,0.6667" in lines
     page = (graded["out"] / "feedback" / "dave.html").read_text()
     assert "<code>dave/attempt.ipynb</code> was graded as <b>00_demo</b>" in page
     assert "q1: clip to [0, 1]<br><code>clip01</code>" in page
