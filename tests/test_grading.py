@@ -356,6 +356,7 @@ def test_transport_round_trips_plain_data_and_refuses_the_rest(tmp_path):
     back = transport.read_data(tmp_path / "v")
     assert back["a"] == [1, 2.5, None, "x", True] and back["c"] == []
     assert isinstance(back["b"], tuple) and np.array_equal(back["b"][0], value["b"][0])
+    assert type(back["b"][1]) is np.float32 and back["b"][1] == 1.5
     for bad in (object(), np.array([object()]), {1: 2}, {"f": lambda: 1}):
         with pytest.raises(transport.TransportError, match="not plain data"):
             transport.write_data(bad, tmp_path / "bad")
