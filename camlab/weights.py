@@ -211,3 +211,18 @@ def dense_kernel(weight):
 def batch_norm(state, prefix):
     """BatchNorm2d ``prefix.{weight,bias,running_mean,running_var}`` -> Keras [gamma, beta, mean, variance]."""
     return [state[f"{prefix}.{name}"] for name in ("weight", "bias", "running_mean", "running_var")]
+
+
+def fold_batch_norm(kernel, bn, epsilon, depthwise=False):
+    """A Keras conv kernel followed by inference-mode BatchNorm -> one kernel and bias (computed in float64).
+
+    BN(conv(x)) = gamma (conv(x) - mean) / sqrt(var + eps) + beta = conv'(x) + b', with
+    ``s = gamma / sqrt(var + eps)``, ``conv' = conv * s`` (per output channel) and ``b' = beta - mean * s``.
+    ``kernel``: Conv2D (kh, kw, in, out), or DepthwiseConv2D (kh, kw, C, 1) with ``depthwise=True``;
+    ``bn``: [gamma, beta, mean, variance] (`batch_norm`).
+    """
+    gamma, beta, mean, variance = (np.asarray(v, np.float64) for v in bn)
+    scale = gamma / np.sqrt(variance + epsilon)
+    kernel = np.asarray(kernel, np.float64)
+    folded = kernel * (scale[:, None] if depthwise else scale)
+    return [folded.astype(np.float32), (beta - mean * scale).astype(np.float32)]

@@ -182,7 +182,7 @@ def test_imagenet_model_layers_and_cam(imagenet, reference_inputs):
     assert imagenet.get_layer("predictions").activation is keras.activations.softmax
     assert cam.find_feature_layer(imagenet, for_cam=True).name == "top_activation"
     assert cam.find_feature_layer(imagenet).name == "top_activation"
-    for name in ("stem_activation", "block1a_project_bn", "block2b_add", "block6d_add", "block7a_project_bn"):
+    for name in ("stem_conv", "stem_activation", "block1a_project_conv", "block2b_add", "block6d_add", "top_conv"):
         imagenet.get_layer(name)
     assert imagenet.get_layer("block7a_dwconv").output.shape[1:] == (7, 7, 1152)
     cat = reference_inputs[0]  # chelsea

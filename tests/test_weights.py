@@ -172,3 +172,26 @@ def test_layout_conversions():
         weights.depthwise_kernel(conv)
     linear = np.arange(6.0).reshape(2, 3)
     np.testing.assert_array_equal(weights.dense_kernel(linear), linear.T)
+
+
+@pytest.mark.parametrize("depthwise", [False, True])
+def test_folding_batch_norm_into_a_convolution_is_exact(depthwise):
+    import keras
+
+    rng = np.random.default_rng(4)
+    channels = 4
+    x = rng.normal(size=(2, 6, 6, channels)).astype(np.float32)
+    conv = (keras.layers.DepthwiseConv2D(3, padding="same", use_bias=False) if depthwise
+            else keras.layers.Conv2D(5, 3, padding="same", use_bias=False))
+    reference = conv(x)
+    out = conv.get_weights()[0].shape[-2 if depthwise else -1]
+    bn_values = [rng.uniform(0.5, 2, out), rng.normal(size=out), rng.normal(size=out), rng.uniform(0.1, 3, out)]
+    bn = keras.layers.BatchNormalization(epsilon=1e-3)
+    bn.build(reference.shape)
+    bn.set_weights(bn_values)
+    expected = keras.ops.convert_to_numpy(bn(reference, training=False))
+    folded = (keras.layers.DepthwiseConv2D(3, padding="same") if depthwise
+              else keras.layers.Conv2D(5, 3, padding="same"))
+    folded.build(x.shape)
+    folded.set_weights(weights.fold_batch_norm(conv.get_weights()[0], bn_values, 1e-3, depthwise=depthwise))
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(folded(x)), expected, atol=1e-5)
