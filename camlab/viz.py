@@ -9,7 +9,8 @@ import numpy as np
 
 from camlab import boxes as _boxes
 
-__all__ = ["as_rgb_uint8", "overlay", "visualize_cam_on_image", "draw_boxes", "compare_maps", "PALETTE"]
+__all__ = ["as_rgb_uint8", "overlay", "visualize_cam_on_image", "draw_boxes", "box_grid", "compare_maps",
+           "PALETTE"]
 
 # Box colours in order (RGB): Matplotlib's "tab10", which stays distinguishable on most images.
 PALETTE = [tuple(int(round(255 * c)) for c in rgb) for rgb in matplotlib.colormaps["tab10"].colors]
@@ -131,6 +132,45 @@ def draw_boxes(image, boxes, colors=None, labels=None, thickness=2):
             origin = (x + 2, y - 3) if y - 3 - text_h >= 0 else (x + 2, y + text_h + 3)
             cv2.putText(out, str(labels[k]), origin, cv2.FONT_HERSHEY_SIMPLEX, scale, color, 1, cv2.LINE_AA)
     return out
+
+
+def box_grid(images, boxes, labels=None, colors=None, titles=None, ncols=4, figsize=None, thickness=2):
+    """A figure of images in a grid, each with its own boxes (``draw_boxes``) and title.
+
+    ``boxes[i]``: image i's normalized ``[ymin, xmin, ymax, xmax]`` boxes, (K_i, 4); ``labels[i]`` and
+    ``colors[i]`` (optional): one text and one RGB colour per box of image i (labels are written inside each
+    box's top-left corner on a patch of its colour, so they stay readable); ``titles[i]``: image i's title.
+    Returns the ``matplotlib.figure.Figure``.
+    """
+    import matplotlib.pyplot as plt
+
+    count = len(images)
+    for name, given in (("boxes", boxes), ("labels", labels), ("colors", colors), ("titles", titles)):
+        if given is not None and len(given) != count:
+            raise ValueError(f"Got {count} images but {len(given)} {name}: give one entry per image.")
+    if count == 0:
+        raise ValueError("box_grid needs at least one image.")
+    ncols = max(1, min(int(ncols), count))
+    nrows = -(-count // ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=figsize or (3.6 * ncols, 3.0 * nrows), squeeze=False)
+    for i, ax in enumerate(axes.flat):
+        ax.axis("off")
+        if i >= count:
+            continue
+        entries = _box_list(boxes[i])
+        shades = colors[i] if colors is not None else [PALETTE[k % len(PALETTE)] for k in range(len(entries))]
+        picture = draw_boxes(images[i], entries, colors=shades, thickness=thickness)
+        ax.imshow(picture)
+        for k, found in enumerate(entries if labels is not None else []):
+            if found is None or not labels[i][k]:
+                continue
+            x, y = _boxes.minmax_to_rect(found, picture.shape)[0]
+            ax.text(x + thickness, y + thickness, str(labels[i][k]), fontsize=7, color="white", va="top",
+                    clip_on=True, bbox=dict(facecolor=np.array(shades[k][:3]) / 255, edgecolor="none", pad=1))
+        if titles is not None:
+            ax.set_title(str(titles[i]), fontsize=9)
+    fig.tight_layout()
+    return fig
 
 
 def compare_maps(image, maps, boxes=None, gt_box=None, alpha=0.5, colormap="jet", threshold=None,

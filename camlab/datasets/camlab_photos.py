@@ -11,7 +11,8 @@ licence as its package states it. ``read_photo(name)`` returns a photo as uint8 
 
 Boxes are ``[ymin, xmin, ymax, xmax]`` in pixels (edges, so ``ymax`` may equal the height), drawn by hand
 around the whole visible object, parts cut off by the image edge ending at that edge. They were checked by eye
-on the figure ``plot_photos()`` draws (docs/camlab_photos.png).
+on the figure ``plot_photos()`` draws, saved as docs/camlab_photos.jpg by
+``plot_photos(ncols=5).savefig("docs/camlab_photos.jpg", dpi=100, pil_kwargs={"quality": 85})``.
 
 The TFDS builder serves the same table as one ``test`` split with cars196's features (``image``, ``label``,
 ``bbox`` = the main object's box, normalized) plus every instance (``bboxes``, ``bbox_labels``), the other
@@ -71,10 +72,12 @@ PHOTOS = (
           "CC0 by the photographer (Rachel Michetti); " + _SKIMAGE_DOCS.format("coffee"),
           "An espresso cup (box: the cup and its handle, not the saucer)."),
     Photo("camera", "skimage", "data/camera.png", 872, (),
-          (Instance(872, (185, 230, 512, 405)), Instance(759, (138, 258, 198, 332))),
+          (Instance(872, (185, 230, 512, 406)), Instance(759, (138, 258, 196, 331)),
+           Instance(869, (118, 0, 512, 305))),
           "CC0 by the photographer (Lav Varshney); " + _SKIMAGE_DOCS.format("camera"),
-          "Grayscale (read as RGB). A tripod (cut by the bottom edge) and the camera on it (a camcorder; "
-          "ImageNet's nearest class is reflex camera)."),
+          "Grayscale (read as RGB). Three classes: a tripod (cut by the bottom edge), the camera on it (a "
+          "camcorder; ImageNet's nearest class is reflex camera) and the cameraman's long coat (cut by the left "
+          "and bottom edges)."),
     Photo("astronaut", "skimage", "data/astronaut.png", 812, (),
           (Instance(812, (0, 355, 290, 462)), Instance(518, (345, 278, 512, 512))),
           "No known copyright restrictions, released into the public domain (NASA); "
@@ -82,26 +85,29 @@ PHOTOS = (
           "Eileen Collins (no ImageNet class for an astronaut) with a space shuttle model, cut by the top edge, "
           "and her helmet, cut by the bottom and right edges."),
     Photo("motorcycle", "skimage", "data/motorcycle_left.png", 665, ("motor scooter, scooter",),
-          (Instance(665, (18, 95, 450, 682)),),
+          (Instance(665, (18, 93, 450, 682)), Instance(478, (30, 527, 100, 589)), Instance(478, (63, 588, 100, 636)),
+           Instance(478, (77, 634, 101, 678)), Instance(478, (182, 612, 278, 684))),
           "Not stated by scikit-image: the Middlebury 2014 stereo benchmark (Scharstein et al., GCPR 2014), "
           "down-sampled; " + _SKIMAGE_DOCS.format("stereo_motorcycle"),
           "A motorcycle (ImageNet-1k has none; its nearest classes are moped and motor scooter) in a garage "
-          "with cartons on the shelves."),
+          "with four cartons on its shelves."),
     Photo("rocket", "skimage", "data/rocket.jpg", 657, ("projectile, missile", "space shuttle"),
-          (Instance(657, (128, 308, 405, 333)),),
+          (Instance(657, (127, 310, 406, 334)),),
           "Captured by SpaceX and released into the public domain; " + _SKIMAGE_DOCS.format("rocket"),
           "A Falcon 9 on its launch pad: a small, thin object between lightning towers."),
     Photo("flower", "sklearn", "datasets/images/flower.jpg", 985, (),
           (Instance(985, (87, 170, 362, 446)), Instance(985, (375, 288, 427, 468))),
-          "CC BY 2.0 (photo by vultilion on Flickr); " + _SKLEARN_README,
+          "CC BY 2.0, photo from vultilion's Flickr photostream (the README's attribution line repeats "
+          "danielbuechele, its links point to vultilion); " + _SKLEARN_README,
           "A dahlia (ImageNet-1k has no dahlia; its nearest class is daisy) and a second one cut by the "
           "bottom edge."),
     Photo("china", "sklearn", "datasets/images/china.jpg", 698, ("stupa, tope", "monastery"),
-          (Instance(698, (30, 62, 412, 375)),),
+          (Instance(698, (30, 62, 427, 376)),),
           "CC BY 2.0 (photo by danielbuechele on Flickr); " + _SKLEARN_README,
-          "The Tower of Buddhist Incense at the Summer Palace, Beijing."),
+          "The Tower of Buddhist Incense at the Summer Palace, Beijing; its foot, hidden by trees, is boxed "
+          "down to the bottom edge."),
     Photo("grace_hopper", "matplotlib", "mpl-data/sample_data/grace_hopper.jpg", 652, ("suit, suit of clothes",),
-          (Instance(652, (330, 10, 600, 512)), Instance(906, (415, 215, 490, 300))),
+          (Instance(652, (330, 10, 600, 512)), Instance(906, (410, 213, 485, 302))),
           "Not stated by Matplotlib (mpl-data/sample_data/README.txt names none): a U.S. Navy photograph of "
           "Commodore Grace M. Hopper (1984), a work of the U.S. federal government and so public domain in "
           "the U.S. (as Wikimedia Commons records it)",
@@ -163,6 +169,34 @@ def main_box_index(photo):
     return int(np.argmax(areas))
 
 
+def short_name(label):
+    """An ImageNet-1k class's first synonym ("tabby, tabby cat" -> "tabby")."""
+    return IMAGENET_NAMES[int(label)].split(", ")[0]
+
+
+def plot_photos(names=None, ncols=4, thickness=3):
+    """A figure of the photos (all, or those in ``names``) with every hand-drawn box, labelled by class.
+
+    Boxes of the same class share a colour within a photo; titles give the photo's name and main label.
+    Returns the ``matplotlib.figure.Figure``.
+    """
+    from camlab import viz
+
+    photos = [get_photo(name) for name in (names if names is not None else [p.name for p in PHOTOS])]
+    images = [read_photo(photo.name) for photo in photos]
+    colors = []
+    for photo in photos:
+        order = list(dict.fromkeys(inst.label for inst in photo.instances))  # classes in first-seen order
+        colors.append([viz.PALETTE[order.index(inst.label) % len(viz.PALETTE)] for inst in photo.instances])
+    return viz.box_grid(
+        images,
+        [normalized_boxes(photo, *image.shape[:2]) for photo, image in zip(photos, images)],
+        labels=[[short_name(inst.label) for inst in photo.instances] for photo in photos],
+        colors=colors,
+        titles=[f"{photo.name}: {short_name(photo.label)} ({photo.label})" for photo in photos],
+        ncols=ncols, thickness=thickness)
+
+
 # ----------------------------------------------------------------------------------------------------------
 # The TFDS builder
 # ----------------------------------------------------------------------------------------------------------
@@ -172,7 +206,7 @@ class CamlabPhotos(tfds.core.GeneratorBasedBuilder):
 
     VERSION = tfds.core.Version("1.0.0")
     RELEASE_NOTES = {
-        "1.0.0": "First release: 10 photos from scikit-image, scikit-learn and Matplotlib, 14+ boxed instances.",
+        "1.0.0": "First release: 10 photos from scikit-image, scikit-learn and Matplotlib, 19 boxed instances.",
     }
 
     @tfds.core.utils.classproperty
@@ -197,6 +231,7 @@ class CamlabPhotos(tfds.core.GeneratorBasedBuilder):
                 "licence": tfds.features.Text(),
             }),
             supervised_keys=("image", "label"),
+            disable_shuffling=True,  # examples in PHOTOS order
         )
 
     def _split_generators(self, dl_manager):
