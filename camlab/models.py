@@ -184,7 +184,8 @@ class EfficientNetLitePreprocess(layers.Layer):
     agree. The stem BatchNorm's running variance is the variance of the stem convolution's output on the
     training inputs; on the course's ten photos that output's variance is 0.92x the recorded one (median over
     the channels) under (255 x - 127) / 128, and 4.56x under torchvision's normalization (whose inputs are
-    about 2.2x larger). Measured by benchmarks/imagenet_reference.py, which feeds the upstream model this way.
+    about 2.2x larger). Measured by benchmarks/imagenet_reference.py (which feeds the upstream model this way)
+    and checked by tests/test_models.py.
     """
 
     MEAN, STD = 127.0, 128.0

@@ -168,8 +168,25 @@ def test_imagenet_model_matches_the_upstream_pytorch_model(imagenet, reference, 
     expected = reference["probabilities"]
     np.testing.assert_array_equal(probabilities.argmax(1), expected.argmax(1))
     assert np.abs(probabilities - expected).max() <= 2e-3
-    # the input scaling the weights were trained with: the stem's variance fits its BN statistics
-    assert 0.5 < float(reference["stem_var_ratio_tensorflow"]) < 2 < 4 < float(reference["stem_var_ratio_torchvision"])
+
+
+@pytest.mark.slow
+def test_the_stem_statistics_say_the_input_scaling_is_tensorflows(imagenet, reference_inputs):
+    """On natural photos, the stem's output variance matches its BatchNorm's running variance only under
+    (255 x - 127) / 128. stem_conv holds the folded BN, so var(its output) / gamma^2 = var / running_var."""
+    from camlab import weights
+
+    state = weights.read_state_dict(models.imagenet_weights_file()[0])
+    gamma, running = state["_bn0.weight"], state["_bn0.running_var"]
+    alive = (running > 1e-3) & (np.abs(gamma) > 1e-3)
+    photos = reference_inputs[:-3]  # the photos, not the noise
+    stem = imagenet.get_layer("stem_conv")
+    ratios = {}
+    for scaling, x in (("tensorflow", (photos * 255 - 127) / 128),
+                       ("torchvision", (photos - [0.485, 0.456, 0.406]) / [0.229, 0.224, 0.225])):
+        out = keras.ops.convert_to_numpy(stem(x.astype(np.float32)))
+        ratios[scaling] = np.median(out.var(axis=(0, 1, 2))[alive] / gamma[alive] ** 2)
+    assert 0.7 < ratios["tensorflow"] < 1.3 and ratios["torchvision"] > 3, ratios
 
 
 @pytest.mark.slow
