@@ -4,7 +4,7 @@
 #
 #   ./camlab.sh test     run every test: unit tests, then the solution and student notebooks under nbval
 #   ./camlab.sh demo     the course's main job (python -m camlab demo): dataset, model, CAM, boxes, figures
-#   ./camlab.sh lab      open the course in JupyterLab
+#   ./camlab.sh lab      open the course in JupyterLab (you work in notebooks/student/)
 #   ./camlab.sh ARGS...  anything else goes to `python -m camlab ARGS...`
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -44,7 +44,9 @@ case "$cmd" in
   lab)
     shift; setup
     root=(); [ "$(id -u)" = 0 ] && root=(--allow-root)   # containers often run as root
-    exec jupyter lab "${root[@]}" notebooks "$@"
+    echo "camlab: work in notebooks/student/ (your notebooks, exercises empty); notebooks/NN_*.ipynb are the" >&2
+    echo "        solutions with their outputs, to read. JupyterLab opens in student/: start with 01_data.ipynb." >&2
+    exec jupyter lab "${root[@]}" --ServerApp.root_dir=notebooks --LabApp.default_url=/lab/tree/student "$@"
     ;;
   setup)
     setup

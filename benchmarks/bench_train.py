@@ -2,8 +2,9 @@
 
 Measures, in one run on this machine:
 - seconds to build camlab_cars (into a fresh temporary folder, so the build is really timed);
-- seconds of training per epoch and the test accuracy after each epoch, the seconds until test accuracy
-  first reached 90% (evaluation time excluded; target: <= 180 s on 2 CPU cores);
+- seconds of training per epoch and the validation accuracy after each epoch, the seconds until validation
+  accuracy first reached 90% (evaluation time excluded; target: <= 180 s on 2 CPU cores); the test split is
+  scored once, on the checkpoint chosen on validation (test accuracy target: >= 90%);
 - CAM GT-known localization accuracy of the result over the whole test split (IoU >= 0.5 with the box of the
   largest region above 0.2 x max; target >= 0.75), and MaxBoxAccV2 (target >= 0.75).
 
@@ -53,11 +54,12 @@ def main(argv=None):
     with tempfile.TemporaryDirectory() as tmp:
         data_dir = paths.tfds_dir() if args.keep_data else Path(tmp)
         start = time.perf_counter()
-        (train_split, test_split), info = data.load(data_dir=data_dir)
+        (train_split, val_split, test_split), info = data.load(split=("train", "validation", "test"),
+                                                                data_dir=data_dir)
         build_seconds = time.perf_counter() - start
 
         clock = EpochClock()
-        model, history = training.train_default(train_split, test_split, info, args.epochs, seed=args.seed,
+        model, history = training.train_default(train_split, val_split, info, args.epochs, seed=args.seed,
                                                 verbose=0, callbacks=[clock], return_history=True)
         scores = training.evaluate(model, test_split)
 
@@ -65,15 +67,17 @@ def main(argv=None):
     reached = [t for t, acc in zip(elapsed, history["val_accuracy"]) if acc >= 0.9]
     print(f"\nMachine at start: {machine_start}\nMachine at end:   {describe()}\n")
     print(f"Dataset build: {build_seconds:.1f} s" + (" (cached, not built)" if args.keep_data else "")
-          + f" ({info.splits['train'].num_examples} train / {info.splits['test'].num_examples} test images)\n")
-    print("| epoch | training s (cumulative) | test accuracy |\n|---:|---:|---:|")
+          + f" ({info.splits['train'].num_examples} train / {info.splits['validation'].num_examples} validation / "
+             f"{info.splits['test'].num_examples} test images)\n")
+    print("| epoch | training s (cumulative) | validation accuracy |\n|---:|---:|---:|")
     for epoch, (t, acc) in enumerate(zip(elapsed, history["val_accuracy"]), 1):
         print(f"| {epoch} | {t:.0f} | {acc:.3f} |")
     print()
     print("| measure | value | target |\n|---|---:|---:|")
-    print(f"| seconds of training to >= 90% test accuracy | {reached[0]:.0f} |" if reached
-          else "| seconds of training to >= 90% test accuracy | not reached |", "<= 180 |")
-    print(f"| final test accuracy | {scores['test_accuracy']:.3f} | >= 0.90 |")
+    print(f"| seconds of training to >= 90% validation accuracy | {reached[0]:.0f} |" if reached
+          else "| seconds of training to >= 90% validation accuracy | not reached |", "<= 180 |")
+    print(f"| chosen epoch (best validation accuracy) | {training.selected_epoch(history)} | |")
+    print(f"| test accuracy (scored once) | {scores['test_accuracy']:.3f} | >= 0.90 |")
     print(f"| CAM GT-known loc (IoU >= 0.5, 0.2 x max) | {scores['cam_gt_known_loc']:.3f} | >= 0.75 |")
     print(f"| CAM MaxBoxAccV2 (IoU 0.3/0.5/0.7) | {scores['cam_maxboxacc_v2']:.3f} | >= 0.75 |")
     return 0

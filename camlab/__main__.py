@@ -15,13 +15,15 @@ COMMANDS = {
     "student": ("camlab.course", "student_main", "regenerate the student notebooks from the solutions"),
     "release": ("camlab.course", "release_main", "write the student notebooks and an instructor README to a folder"),
     "grade": ("camlab.grading", "main", "grade a folder of submitted notebooks safely"),
+    "claims": ("camlab.claims", "main", "list figures in notebooks' prose that no output shows (authors)"),
 }
 
 
 def usage():
     lines = ["usage: python -m camlab COMMAND [options]", "", "commands:"]
     lines += [f"  {name:<11} {help_}" for name, (_, _, help_) in COMMANDS.items()]
-    lines += ["", "Run `python -m camlab COMMAND --help` for a command's options."]
+    lines += ["", "Run `python -m camlab COMMAND --help` for a command's options. An error is one line",
+              "`camlab COMMAND: error: ...` (exit status 2); add --debug to see its Python traceback."]
     return "\n".join(lines)
 
 
@@ -35,6 +37,9 @@ def main(argv=None):
         print(f"camlab: unknown command {name!r}.\n\n{usage()}", file=sys.stderr)
         return 2
     module, func, _ = COMMANDS[name]
+    from camlab import tfnoise
+
+    tfnoise.silence_startup_noise()  # TensorFlow's CUDA/absl start-up lines say nothing on a CPU machine
     return getattr(importlib.import_module(module), func)(rest) or 0
 
 

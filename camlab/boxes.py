@@ -72,6 +72,35 @@ def check_map(cam, name="cam"):
     return arr
 
 
+def check_threshold(value, name="threshold", positive=False):
+    """``value`` as a float in [0, 1] (``positive=True``: in (0, 1]), or a ValueError saying what to pass instead.
+
+    The one check for every threshold camlab takes: map thresholds (a fraction of the map's maximum) and IoU
+    thresholds. A string such as ``'0.2'``, a bool, a sequence, NaN, or a number out of range is refused, never
+    clipped: ``cam_to_bbox`` at -0.5 would box the whole image, at 1.5 never anything.
+    """
+    low = "0 (excluded)" if positive else "0"
+    if isinstance(value, (str, bytes)):
+        try:
+            hint = f" Pass the number {float(value)!r}, without quotes."
+        except ValueError:
+            hint = ""
+        raise ValueError(f"{name} must be a number between {low} and 1, not the string {value!r}.{hint}")
+    arr = np.asarray(value) if not isinstance(value, (bool, np.bool_)) else np.asarray(None)
+    if arr.ndim != 0 or not (np.issubdtype(arr.dtype, np.integer) or np.issubdtype(arr.dtype, np.floating)):
+        raise ValueError(f"{name} must be one number between {low} and 1; got {_short_value(value)}.")
+    number = float(arr)
+    if not (0.0 < number <= 1.0 if positive else 0.0 <= number <= 1.0):
+        hint = f" A percentage? Divide it by 100: {number / 100:g}." if number.is_integer() and 1 < number <= 100 else ""
+        raise ValueError(f"{name} must be between {low} and 1 (a fraction, 0.2 = 20%); got {number!r}.{hint}")
+    return number
+
+
+def _short_value(value):
+    text = repr(value)
+    return text if len(text) <= 60 else f"a {type(value).__name__}"
+
+
 def _short(arr):
     return np.array2string(np.asarray(arr), threshold=8, precision=3)
 
@@ -217,7 +246,7 @@ def boxes_from_map(cam, threshold=0.2, largest_only=False):
     a threshold above every pixel) gives empty (0, 4) and (0,) arrays. The map is never modified.
     """
     cam = check_map(cam)
-    _check_threshold(threshold)
+    check_threshold(threshold)
     stats = region_stats(relative_mask(cam, threshold))
     order = np.argsort(-stats[:, 4], kind="stable")
     if largest_only:
@@ -245,7 +274,7 @@ def get_bbox(cam, score_thresh=0.05):
     ``contours[0]``), leaves ``cam`` untouched, and returns None instead of raising when nothing passes.
     """
     cam = check_map(cam)
-    _check_threshold(score_thresh, "score_thresh")
+    check_threshold(score_thresh, "score_thresh")
     _, labels, stats, _ = cv2.connectedComponentsWithStatsWithAlgorithm(
         (cam > score_thresh).view(np.uint8), 8, cv2.CV_32S, cv2.CCL_SPAGHETTI)
     if len(stats) < 2:
@@ -254,8 +283,3 @@ def get_bbox(cam, score_thresh=0.05):
     contours, _ = cv2.findContours((labels == largest).view(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
     outline = max(contours, key=len)
     return np.rint(cv2.boxPoints(cv2.minAreaRect(outline))).astype(np.int32)
-
-
-def _check_threshold(threshold, name="threshold"):
-    if not np.isscalar(threshold) or not np.isfinite(threshold):
-        raise ValueError(f"{name} must be a finite number; got {threshold!r}.")

@@ -396,7 +396,8 @@ def _combine(activations, weights):
 
 
 def _as_batch(images, model):
-    """images -> (float32 batch (N, H, W, C), whether a single image was given)."""
+    """images -> (float32 batch (N, H, W, C), whether a single image was given); checks ``model`` first."""
+    _check_model(model)
     x = tf.convert_to_tensor(images)
     if not x.dtype.is_floating:
         raise ValueError(
@@ -409,6 +410,7 @@ def _as_batch(images, model):
     x = tf.cast(x[None] if single else x, tf.float32)
     if x.shape[0] == 0:
         raise ValueError("images is an empty batch.")
+    _check_finite(x, single)
     expected = tuple(model.input_shape[1:]) if isinstance(model.input_shape, tuple) else None
     if expected and any(e is not None and e != a for e, a in zip(expected, x.shape[1:])):
         raise ValueError(
@@ -416,6 +418,34 @@ def _as_batch(images, model):
             f"resize them first (camlab.data.normalize_and_resize_img)."
         )
     return x, single
+
+
+def _check_model(model):
+    if not isinstance(model, keras.Model):
+        raise TypeError(f"model must be a Keras model (keras.Model), got {_describe(model)}. Load one first, e.g. "
+                        f"camlab.models.load_pretrained() or keras.saving.load_model(path).")
+
+
+def _describe(value):
+    text = repr(value)
+    return text if len(text) <= 60 else f"a {type(value).__name__}"
+
+
+def _check_finite(x, single):
+    """A NaN or infinite pixel gives a map that looks normal and means nothing: refuse it, saying where."""
+    if bool(tf.reduce_all(tf.math.is_finite(x))):
+        return
+    bad = np.argwhere(~np.isfinite(x.numpy()))
+    n, y, x_, c = (int(v) for v in bad[0])
+    value = float(x[n, y, x_, c])
+    which = "the image" if single else f"images[{n}]"
+    others = sorted({int(i) for i in bad[:, 0]} - {n})
+    count = f" ({len(bad)} non-finite values in all)" if len(bad) > 1 else ""
+    more = f"; so do images {others[:5]}{' ...' if len(others) > 5 else ''}" if others else ""
+    raise ValueError(
+        f"{which} has a non-finite pixel ({value}) at row {y}, column {x_}, channel {c}{count}{more}. Maps need "
+        f"finite pixels in [0, 1]: fix the preprocessing that made it (e.g. a division by zero) or leave the "
+        f"image out.")
 
 
 def _class_indices(class_index, n, num_classes):
@@ -520,6 +550,7 @@ METHODS = {
 def _item_map(model, item, method, layer):
     from camlab.data import normalize_and_resize_img
 
+    _check_model(model)
     if "image" not in item or "label" not in item:
         raise ValueError(f"item must be a TFDS item dict with 'image' and 'label', got keys {sorted(item)}.")
     height, width = np.shape(item["image"])[:2]

@@ -27,6 +27,7 @@ from pathlib import Path
 
 import nbformat
 
+from camlab import cli, tfnoise
 from camlab.paths import notebooks_dir
 
 CODE_BEGIN, CODE_END = "### BEGIN SOLUTION", "### END SOLUTION"
@@ -109,7 +110,37 @@ def make_student(nb, name="notebook"):
 
 def read_notebook(path):
     """Read a notebook (any nbformat 4 minor version) as a ``NotebookNode``."""
-    return nbformat.read(str(path), as_version=4)
+    try:
+        return nbformat.read(str(path), as_version=4)
+    except nbformat.reader.NotJSONError as error:  # its message quotes the text, not the file
+        raise nbformat.reader.NotJSONError(f"{path} is not valid notebook JSON ({_first_line(error)})") from None
+
+
+# What nbformat.read raises on a file that is not a notebook (text, JSON of another shape).
+UNREADABLE = (ValueError, UnicodeDecodeError, AttributeError, KeyError, nbformat.ValidationError)
+# What writing student notebooks raises on a broken solution notebook.
+BROKEN_SOLUTION = (MarkerError, nbformat.reader.NotJSONError, nbformat.ValidationError)
+
+
+def notebook_arg(text):
+    """argparse type: an existing ``.ipynb`` file that nbformat can read (the Path), else the reason."""
+    path = cli.existing_file(text)
+    if path.suffix != ".ipynb":
+        raise argparse.ArgumentTypeError(f"{text} is not a notebook: pass .ipynb files")
+    try:
+        read_notebook(path)
+    except UNREADABLE as error:
+        reason = _first_line(error)
+        if str(path) not in reason:
+            reason = f"{text} is not a readable notebook ({reason})"
+        raise argparse.ArgumentTypeError(f"{reason}; repair it in a text editor or restore it (git checkout -- "
+                                         f"{text})") from None
+    return path
+
+
+def _first_line(error):
+    text = str(error).strip().splitlines()
+    return text[0][:200] if text else ""
 
 
 def write_notebook(nb, path):
@@ -209,14 +240,16 @@ def write_student_notebooks(solutions_dir=None, student_dir=None):
     return written
 
 
+@cli.command("student")
 def student_main(argv=None):
     """``python -m camlab student [--check]``: regenerate (or only check) ``notebooks/student/``."""
-    parser = argparse.ArgumentParser(prog="python -m camlab student",
-                                     description="Regenerate the student notebooks from the solution notebooks.")
+    parser = cli.parser("student", description="Regenerate the student notebooks from the solution notebooks.")
     parser.add_argument("--check", action="store_true",
                         help="write nothing; exit 1 and list the student notebooks that are out of date")
-    parser.add_argument("--solutions", type=Path, default=None, help="solution notebooks folder (default notebooks/)")
-    parser.add_argument("--out", type=Path, default=None, help="student notebooks folder (default SOLUTIONS/student)")
+    parser.add_argument("--solutions", type=cli.existing_dir, default=None,
+                        help="solution notebooks folder (default notebooks/)")
+    parser.add_argument("--out", type=cli.output_dir, default=None,
+                        help="student notebooks folder (default SOLUTIONS/student)")
     args = parser.parse_args(argv)
     solutions = args.solutions or notebooks_dir()
     student_dir = args.out or solutions / "student"
@@ -231,9 +264,8 @@ def student_main(argv=None):
             print(f"{student_dir}: up to date ({len(course_notebooks(solutions))} notebooks)")
             return 0
         written = write_student_notebooks(solutions, student_dir)
-    except MarkerError as error:
-        print(f"camlab student: {error}", file=sys.stderr)
-        return 2
+    except BROKEN_SOLUTION as error:
+        raise cli.CommandError(error) from error
     for path in written:
         print(f"wrote {path}")
     if not written:
@@ -277,19 +309,19 @@ def release(out_dir, solutions_dir=None, force=False):
     return written
 
 
+@cli.command("release")
 def release_main(argv=None):
     """``python -m camlab release --out DIR [--force]``."""
-    parser = argparse.ArgumentParser(prog="python -m camlab release",
-                                     description="Write the student notebooks and an instructor README to a folder.")
-    parser.add_argument("--out", type=Path, required=True, help="folder to write (must be empty or new)")
+    parser = cli.parser("release", description="Write the student notebooks and an instructor README to a folder.")
+    parser.add_argument("--out", type=cli.output_dir, required=True, help="folder to write (must be empty or new)")
     parser.add_argument("--force", action="store_true", help="write into a non-empty folder, overwriting")
-    parser.add_argument("--solutions", type=Path, default=None, help="solution notebooks folder (default notebooks/)")
+    parser.add_argument("--solutions", type=cli.existing_dir, default=None,
+                        help="solution notebooks folder (default notebooks/)")
     args = parser.parse_args(argv)
     try:
         written = release(args.out, args.solutions, force=args.force)
-    except (FileExistsError, FileNotFoundError, MarkerError) as error:
-        print(f"camlab release: {error}", file=sys.stderr)
-        return 2
+    except (FileExistsError, FileNotFoundError, *BROKEN_SOLUTION) as error:
+        raise cli.CommandError(error) from error
     for path in written:
         print(f"wrote {path}")
     return 0
@@ -298,31 +330,43 @@ def release_main(argv=None):
 # --------------------------------------------------------------------------------------------------------------
 # Executing notebooks (authors store outputs in the solution notebooks with this).
 
-# TensorFlow/XLA's C++ logging (absl) at start-up: not part of the lesson, and different on every machine.
-TF_NOISE = re.compile(
-    r"^(WARNING: All log messages before absl::InitializeLog\(\) is called are written to STDERR"
-    r"|[IWEF]\d{4} [\d:. ]+\S+\.(cc|h):\d+\].*"
-    r"|To enable the following instructions: .* in other operations, rebuild TensorFlow with the appropriate compiler flags\.)$"
-)
+# TensorFlow/XLA's C++ start-up logging (absl): not part of the lesson, different on every machine (camlab.tfnoise).
+TF_NOISE = tfnoise.TF_NOISE
+strip_tf_noise = tfnoise.strip_tf_noise
 
 
-def strip_tf_noise(text):
-    """``text`` without TensorFlow's C++ start-up lines (everything else kept, in order)."""
-    kept = [line for line in text.splitlines(keepends=True) if not TF_NOISE.match(line.rstrip("\n"))]
-    return "".join(kept)
+def finished_text(text):
+    """A stream's text as a terminal (and JupyterLab) shows it: on each line, what follows its last carriage return.
+
+    A text progress bar redraws itself with ``\\r``; a saved notebook then keeps only the finished bar.
+    """
+    lines = text.split("\n")
+    return "\n".join(line.rstrip("\r").rsplit("\r", 1)[-1] for line in lines)
 
 
 def clean_outputs(nb):
-    """Remove TensorFlow's start-up noise from the stderr outputs of ``nb`` in place; empty ones are dropped."""
+    """Tidy the stored outputs of ``nb`` in place: consecutive stream outputs of one stream are merged and keep
+    only what a terminal would show (``finished_text``: progress bars end finished), TensorFlow's start-up
+    noise is removed from stderr, and emptied stderr outputs are dropped."""
     for cell in nb.cells:
         if cell.cell_type != "code":
             continue
-        outputs = []
+        merged = []
         for output in cell.get("outputs", []):
-            if output.get("output_type") == "stream" and output.get("name") == "stderr":
-                output.text = strip_tf_noise(output.text)
-                if not output.text.strip():
-                    continue
+            last = merged[-1] if merged else None
+            if (output.get("output_type") == "stream" and last is not None
+                    and last.get("output_type") == "stream" and last.get("name") == output.get("name")):
+                last.text += output.text
+            else:
+                merged.append(output)
+        outputs = []
+        for output in merged:
+            if output.get("output_type") == "stream":
+                output.text = finished_text(output.text)
+                if output.get("name") == "stderr":
+                    output.text = strip_tf_noise(output.text)
+                    if not output.text.strip():
+                        continue
             outputs.append(output)
         cell.outputs = outputs
     return nb
@@ -391,21 +435,18 @@ def execute_notebook(path, timeout=600, cwd=None, inplace=True, kernel_name=None
     return nb
 
 
+@cli.command("execute")
 def execute_main(argv=None):
     """``python -m camlab execute NOTEBOOK... [--timeout S]``: run notebooks and store their outputs."""
-    parser = argparse.ArgumentParser(prog="python -m camlab execute",
-                                     description="Run notebooks in a fresh kernel and store their outputs in place.")
-    parser.add_argument("notebooks", nargs="+", type=Path)
-    parser.add_argument("--timeout", type=int, default=600, help="seconds allowed per cell (default 600)")
+    parser = cli.parser("execute", description="Run notebooks in a fresh kernel and store their outputs in place.")
+    parser.add_argument("notebooks", nargs="+", type=notebook_arg)
+    parser.add_argument("--timeout", type=cli.positive_int, default=600,
+                        help="seconds allowed per cell (default 600)")
     args = parser.parse_args(argv)
     from nbclient.exceptions import CellExecutionError
 
     failed = 0
     for path in args.notebooks:
-        if not path.is_file():
-            print(f"camlab execute: no such notebook: {path}", file=sys.stderr)
-            failed += 1
-            continue
         try:
             execute_notebook(path, timeout=args.timeout)
         except CellExecutionError as error:

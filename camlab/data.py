@@ -10,7 +10,6 @@
 
 The one input convention for every model: RGB float32 in [0, 1] at the model's input size.
 """
-import argparse
 import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -20,7 +19,7 @@ from pathlib import Path  # noqa: E402
 import tensorflow as tf  # noqa: E402
 import tensorflow_datasets as tfds  # noqa: E402
 
-from camlab import paths  # noqa: E402
+from camlab import cli, paths  # noqa: E402
 from camlab.datasets import CamlabCars, CamlabPhotos  # noqa: E402  (importing registers the builders with TFDS)
 
 DEFAULT_DATASET = CamlabCars.name  # "camlab_cars"
@@ -73,9 +72,11 @@ def _dogs_to_cars_layout(item):
 def load(name=None, split=None, data_dir=None, manual_dir=None, **kwargs):
     """Load a dataset like ``tfds.load(name, split=split, with_info=True)``.
 
-    Returns ``((train, test), info)`` for a tuple of splits, ``(ds, info)`` for a single split name.
-    ``split=None`` is the dataset's default from ``EMBEDDED`` (``"test"`` alone for ``camlab_photos``), else
-    ``("train", "test")``.
+    ``split=None`` is the dataset's default from ``EMBEDDED`` (``"test"`` alone for ``camlab_photos``, else
+    ``("train", "test")``): ``((train, test), info)``. It returns one dataset per name for any tuple of split names
+    (``split=("train", "validation", "test")`` gives ``((train, validation, test), info)``), ``(ds, info)`` for a
+    single split name. ``camlab_cars`` has a ``validation`` split carved from its train stream: choose
+    checkpoints on it and score ``test`` once.
     ``name=None`` is the embedded default; ``data_dir`` defaults to camlab's TFDS cache
     (``data/tensorflow_datasets`` or ``$CAMLAB_DATA_DIR/tensorflow_datasets``).
     """
@@ -154,10 +155,12 @@ def get_one(ds):
     return next(iter(tfds.as_numpy(ds.take(1))))
 
 
+@cli.command("build-data")
 def main(argv=None):
     """``python -m camlab build-data [--data-dir D] [--name N]``: build or locate a dataset; print its info."""
-    parser = argparse.ArgumentParser(prog="python -m camlab build-data", description=main.__doc__)
-    parser.add_argument("--data-dir", default=None, help="data folder (default: data/ or $CAMLAB_DATA_DIR)")
+    parser = cli.parser("build-data", description=main.__doc__)
+    parser.add_argument("--data-dir", default=None, type=cli.output_dir,
+                        help="data folder (default: data/ or $CAMLAB_DATA_DIR)")
     parser.add_argument("--name", default=None, help=f"TFDS name (default: {DEFAULT_DATASET})")
     args = parser.parse_args(argv)
     tfds_dir = paths.tfds_dir(args.data_dir)

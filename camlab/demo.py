@@ -12,6 +12,7 @@ import argparse
 import time
 from pathlib import Path
 
+from camlab import cli
 from camlab.paths import REPO_DIR
 
 DEFAULT_FIGURE = REPO_DIR / "outputs" / "demo.png"
@@ -19,22 +20,26 @@ METHODS = ("cam", "grad_cam")
 TITLES = {"cam": "CAM", "grad_cam": "Grad-CAM"}
 
 
+def _figure_arg(text):
+    """The figure's path: its folder must exist or be creatable (checked before the work, not after)."""
+    return cli.output_dir(str(Path(text).expanduser().parent)) / Path(text).name
+
+
 def parse_args(argv):
-    parser = argparse.ArgumentParser(prog="python -m camlab demo", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = cli.parser("demo", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--train", action="store_true",
                         help="train a fresh model from scratch instead of using the shipped one")
-    parser.add_argument("--epochs", type=int, default=None, help="epochs for --train (default: the shipped recipe)")
-    parser.add_argument("--max-images", type=int, default=None,
+    parser.add_argument("--epochs", type=cli.positive_int, default=None, help="epochs for --train (default: the shipped recipe)")
+    parser.add_argument("--max-images", type=cli.positive_int, default=None,
                         help="evaluate on the first N test images only (default: the whole test split)")
-    parser.add_argument("--figure", type=Path, default=DEFAULT_FIGURE, help=f"where to write the figure "
+    parser.add_argument("--figure", type=_figure_arg, default=DEFAULT_FIGURE, help=f"where to write the figure "
                         f"(default: {DEFAULT_FIGURE.relative_to(REPO_DIR)})")
-    parser.add_argument("--examples", type=int, default=4, help="test images shown in the figure")
-    parser.add_argument("--data-dir", default=None, help="data folder (default: data/ or $CAMLAB_DATA_DIR)")
+    parser.add_argument("--examples", type=cli.positive_int, default=4, help="test images shown in the figure")
+    parser.add_argument("--data-dir", default=None, type=cli.output_dir, help="data folder (default: data/ or $CAMLAB_DATA_DIR)")
     return parser.parse_args(argv)
 
 
-def get_model(args, train_ds, test_ds, info):
+def get_model(args, train_ds, val_ds, info):
     """The shipped model, or with --train a fresh one trained by the same recipe as `python -m camlab train`."""
     from camlab import models
 
@@ -44,7 +49,7 @@ def get_model(args, train_ds, test_ds, info):
     from camlab import train
 
     print("Training a model from scratch (--train) ...")
-    return train.train_default(train_ds, test_ds, info, epochs=args.epochs or train.DEFAULT_EPOCHS)
+    return train.train_default(train_ds, val_ds, info, epochs=args.epochs or train.DEFAULT_EPOCHS)
 
 
 def example_figure(model, items, path, class_names=None):
@@ -62,28 +67,29 @@ def example_figure(model, items, path, class_names=None):
     labels = [int(item["label"]) for item in items]
     maps = {m: cam.compute_maps(model, batch, method=m, class_index=labels) for m in METHODS}
 
-    fig, axes = plt.subplots(len(items), 1 + len(METHODS), figsize=(3.2 * (1 + len(METHODS)), 3.2 * len(items)),
-                             squeeze=False)
+    fig, axes = plt.subplots(len(items), 1 + len(METHODS), figsize=(3.2 * (1 + len(METHODS)) + 1, 3.2 * len(items)),
+                             squeeze=False, layout="constrained")
     for row, item in enumerate(items):
         image = item["image"]
-        axes[row, 0].imshow(viz.draw_boxes(image, [item["bbox"]], colors=[(0, 200, 0)]))
+        axes[row, 0].imshow(viz.draw_boxes(image, [item["bbox"]], colors=[viz.GT_COLOR], outline=viz.OUTLINE_COLOR))
         name = class_names[labels[row]] if class_names else f"label {labels[row]}"
-        axes[row, 0].set_title(f"true class: {name}", fontsize=9)
+        axes[row, 0].set_title(f"true class: {name}", fontsize=11)
         for col, method in enumerate(METHODS, start=1):
             result = maps[method]
             heat = result.maps[row]
             shown = viz.overlay(image, heat)
             pred_box = boxes.cam_to_bbox(np.asarray(_resize(heat, image.shape[:2])), threshold=0.2)
             drawn = [item["bbox"]] + ([pred_box] if pred_box is not None else [])
-            shown = viz.draw_boxes(shown, drawn, colors=[(0, 200, 0), (255, 255, 255)][: len(drawn)])
+            shown = viz.draw_boxes(shown, drawn, colors=[viz.GT_COLOR, viz.MAP_BOX_COLOR][: len(drawn)],
+                                   outline=viz.OUTLINE_COLOR)
             score = boxes.iou(pred_box, item["bbox"]) if pred_box is not None else 0.0
             p = float(result.probabilities[row, labels[row]])
             axes[row, col].imshow(shown)
-            axes[row, col].set_title(f"{TITLES[method]}: IoU {score:.2f}, p {p:.2f}", fontsize=9)
+            axes[row, col].set_title(f"{TITLES[method]}: IoU {score:.2f}, p {p:.2f}", fontsize=11)
     for ax in axes.ravel():
         ax.axis("off")
-    fig.suptitle("green: true box, white: box from the map (largest region above 0.2 x max)", fontsize=10)
-    fig.tight_layout()
+    viz.map_colorbar(list(axes[:, 1:].ravel()), shrink=0.6)
+    fig.suptitle("white: true box, magenta: box from the map (largest region above 0.2 x max)", fontsize=12)
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=90)
     plt.close(fig)
@@ -102,12 +108,12 @@ def main(argv=None):
     from camlab import data, metrics
 
     print("Step 1/4  dataset: building or locating the embedded default ...")
-    (train_ds, test_ds), info = data.load(data_dir=args.data_dir)
+    (train_ds, val_ds, test_ds), info = data.load(split=("train", "validation", "test"), data_dir=args.data_dir)
     print(f"          {info.name} {info.version}: {info.splits['train'].num_examples} train / "
           f"{info.splits['test'].num_examples} test images, {info.features['label'].num_classes} classes")
 
     print("Step 2/4  model")
-    model = get_model(args, train_ds, test_ds, info)
+    model = get_model(args, train_ds, val_ds, info)  # with --train, checkpoints are chosen on validation
 
     print("Step 3/4  CAM and Grad-CAM over the test split, boxes, scores")
     evaluated = test_ds if args.max_images is None else test_ds.take(args.max_images)

@@ -21,7 +21,6 @@ instructor README (``python -m camlab release``) for stronger isolation.
 """
 from __future__ import annotations
 
-import argparse
 import asyncio
 import atexit
 import csv
@@ -43,7 +42,7 @@ from pathlib import Path
 
 import nbformat
 
-from camlab import course
+from camlab import cli, course
 
 STATUS_RANK = {"correct": 3, "incorrect": 2, "error": 1, "not_attempted": 0}
 MODULE_NAME = re.compile(r"^camlab\.exercises\.ex\d{2,3}$")  # the only modules a submission may name
@@ -511,30 +510,28 @@ def feedback_html(learner, summary):
 
 # --------------------------------------------------------------------------------------------------------------
 
+@cli.command("grade")
 def main(argv=None):
     """``python -m camlab grade SUBMISSIONS --out DIR [--jobs N] [--cell-timeout S] [--timeout S] [--memory-mb M]``."""
     defaults = Limits()
-    parser = argparse.ArgumentParser(prog="python -m camlab grade", description=(
+    parser = cli.parser("grade", description=(
         "Grade a folder of submitted notebooks (one folder per learner). Runs the learners' code: each notebook "
         "runs from a private copy in a fresh kernel under time and memory limits."))
     parser.add_argument("submissions", type=Path, help="folder with one folder of notebooks per learner")
     parser.add_argument("--out", type=Path, required=True, help="folder for results.csv, results.json, feedback/")
-    parser.add_argument("--jobs", type=int, default=1, help="learners graded at the same time (default 1)")
-    parser.add_argument("--cell-timeout", type=int, default=defaults.cell_timeout,
+    parser.add_argument("--jobs", type=cli.positive_int, default=1, help="learners graded at the same time (default 1)")
+    parser.add_argument("--cell-timeout", type=cli.positive_int, default=defaults.cell_timeout,
                         help=f"seconds per cell (default {defaults.cell_timeout})")
-    parser.add_argument("--timeout", type=int, default=defaults.timeout,
+    parser.add_argument("--timeout", type=cli.positive_int, default=defaults.timeout,
                         help=f"seconds per notebook, checks excluded (default {defaults.timeout})")
-    parser.add_argument("--memory-mb", type=int, default=defaults.memory_mb,
+    parser.add_argument("--memory-mb", type=cli.nonnegative_int, default=defaults.memory_mb,
                         help=f"address-space limit of each kernel in MB, 0 for none (default {defaults.memory_mb})")
     args = parser.parse_args(argv)
-    if args.jobs < 1 or args.cell_timeout < 1 or args.timeout < 1 or args.memory_mb < 0:
-        parser.error("--jobs, --cell-timeout and --timeout must be at least 1, --memory-mb at least 0")
     limits = Limits(cell_timeout=args.cell_timeout, timeout=args.timeout, memory_mb=args.memory_mb)
     try:
         report = grade_folder(args.submissions, args.out, jobs=args.jobs, limits=limits)
     except (FileNotFoundError, ValueError) as error:
-        print(f"camlab grade: {error}", file=sys.stderr)
-        return 2
+        raise cli.CommandError(error) from error
     print(f"graded {len(report['learners'])} learners on {len(report['exercises'])} exercises; "
           f"results in {args.out / 'results.csv'}")
     return 0

@@ -34,6 +34,7 @@ import cv2
 import numpy as np
 
 from camlab import boxes as _boxes
+from camlab import cli
 from camlab._progress import progress
 
 __all__ = [
@@ -96,11 +97,15 @@ def _as_gt(gt_boxes, count):
     return out
 
 
-def _thresholds(values, name, low=0.0, high=1.0, default=None):
-    arr = np.array(default if values is None else values, dtype=np.float64).reshape(-1)
-    if arr.size == 0 or not np.all(np.isfinite(arr)) or np.any((arr < low) | (arr > high)):
-        raise ValueError(f"{name} must be numbers in [{low}, {high}]; got {values!r}.")
-    return arr
+def _thresholds(values, name, positive=False, default=None):
+    """One threshold or a sequence of them -> float64 (T,), each checked by ``camlab.boxes.check_threshold``."""
+    values = default if values is None else values
+    if isinstance(values, (str, bytes)) or np.ndim(values) == 0:
+        return np.array([_boxes.check_threshold(values, name, positive)])
+    flat = list(np.asarray(values, dtype=object).reshape(-1))
+    if not flat:
+        raise ValueError(f"{name} is empty; give at least one threshold.")
+    return np.array([_boxes.check_threshold(v, f"{name}[{i}]", positive) for i, v in enumerate(flat)])
 
 
 def _normalized(cam, how):
@@ -252,7 +257,7 @@ def box_accuracy(ious, thresholds, iou_thresholds=DEFAULT_IOU_THRESHOLDS):
     """
     ious = np.asarray(ious, dtype=np.float64)
     thresholds = np.asarray(thresholds, dtype=np.float64)
-    iou_thresholds = _thresholds(iou_thresholds, "iou_thresholds", low=1e-9)
+    iou_thresholds = _thresholds(iou_thresholds, "iou_thresholds", positive=True)
     curves, per_iou, best_threshold = {}, {}, {}
     for d in iou_thresholds:
         d = float(d)
@@ -273,7 +278,8 @@ def localization_accuracy(cams, gt_boxes, threshold=0.2, iou_threshold=0.5):
     boxes; an image without a region is a miss. ``cams``: (N, h, w) or a list of maps of any sizes;
     ``gt_boxes``: one (4,) box or (K, 4) boxes per image, normalized ``[ymin, xmin, ymax, xmax]``.
     """
-    iou_threshold = _thresholds(iou_threshold, "iou_threshold", low=1e-9)[0]
+    threshold = _boxes.check_threshold(threshold)
+    iou_threshold = _boxes.check_threshold(iou_threshold, "iou_threshold", positive=True)
     largest, _ = region_ious(cams, gt_boxes, [threshold], normalize="max")
     return float(np.mean(largest[0] >= iou_threshold))
 
@@ -521,6 +527,8 @@ def evaluate_localization(model, dataset, methods=("cam", "grad_cam", "grad_cam_
     if not methods or unknown:
         raise ValueError(f"Unknown method(s) {unknown}; choose from {', '.join(_cam.METHODS)}.")
     thresholds = _thresholds(cam_thresholds, "cam_thresholds", default=DEFAULT_CAM_THRESHOLDS)
+    threshold = _boxes.check_threshold(threshold)  # checked before any map is computed
+    iou_threshold = _boxes.check_threshold(iou_threshold, "iou_threshold", positive=True)
     shape = _input_size(model, input_size)
     acc = {m: {"v1": [], "v2": [], "iou": [], "correct": [], "seconds": []} for m in methods}
     ids, labels = [], []
@@ -591,16 +599,26 @@ def _text(value):
     return value.decode() if isinstance(value, bytes) else str(value)
 
 
+def _csv_arg(text):
+    """A CSV file to write, in a folder that exists (checked before the evaluation, not after)."""
+    cli.existing_dir(os.path.dirname(text) or ".")
+    if os.path.isdir(text):
+        raise argparse.ArgumentTypeError(f"{text} is a folder; give a file name such as {text}/results.csv")
+    return text
+
+
+@cli.command("evaluate")
 def main(argv=None):
     """``python -m camlab evaluate``: localization metrics of the shipped model on the default test split."""
     from camlab import cam as _cam
 
-    parser = argparse.ArgumentParser(prog="python -m camlab evaluate", description=main.__doc__)
+    parser = cli.parser("evaluate", description=main.__doc__)
     parser.add_argument("--methods", nargs="+", default=["cam", "grad_cam", "grad_cam_plus_plus", "layer_cam"],
                         choices=list(_cam.METHODS), help="map methods to compare")
-    parser.add_argument("--max-images", type=int, default=None, help="evaluate only the first N test images")
-    parser.add_argument("--batch-size", type=int, default=32)
-    parser.add_argument("--csv", default=None, help="also write the table to this CSV file")
+    parser.add_argument("--max-images", type=cli.positive_int, default=None,
+                        help="evaluate only the first N test images")
+    parser.add_argument("--batch-size", type=cli.positive_int, default=32)
+    parser.add_argument("--csv", default=None, type=_csv_arg, help="also write the table to this CSV file")
     args = parser.parse_args(argv)
 
     from camlab import data, models

@@ -31,3 +31,16 @@ def models_dir():
 
 def notebooks_dir():
     return REPO_DIR / "notebooks"
+
+
+def check_output_dir(path):
+    """``path`` as a Path if it is a folder or can be created as one; otherwise a ValueError saying which part
+    of it is in the way. Nothing is created: call it before long work, so a bad path fails first."""
+    path = Path(path).expanduser()
+    for part in (path, *path.parents):
+        if part.exists():
+            if not part.is_dir():
+                where = "is a file" if part == path else f"is under {part}, which is a file"
+                raise ValueError(f"{path} {where}, so it cannot be a folder; choose another folder")
+            return path
+    return path

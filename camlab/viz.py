@@ -10,11 +10,18 @@ import numpy as np
 from camlab import boxes as _boxes
 
 __all__ = ["as_rgb_uint8", "overlay", "visualize_cam_on_image", "draw_boxes", "box_grid", "compare_maps",
-           "PALETTE"]
+           "map_colorbar", "iou_histograms", "PALETTE", "GT_COLOR", "MAP_BOX_COLOR", "OUTLINE_COLOR"]
 
 # Box colours in order (RGB): Matplotlib's "tab10", which stays distinguishable on most images.
 PALETTE = [tuple(int(round(255 * c)) for c in rgb) for rgb in matplotlib.colormaps["tab10"].colors]
 GT_COLOR = (255, 255, 255)
+# A box found from a map, drawn on that map's overlay: magenta is in no part of "jet" (blue-cyan-green-yellow-red)
+# nor of "viridis"/"inferno", and its dark outline keeps it visible on white and yellow too.
+MAP_BOX_COLOR = (255, 0, 255)
+OUTLINE_COLOR = (0, 0, 0)
+TITLE_SIZE = 13  # points; figures are shrunk to the page's width in JupyterLab, so titles start large
+MAP_SCALE_LABEL = "map value (1 = the map's maximum)"
+MARK_COLORS = ("red", "tab:purple", "tab:brown", "tab:gray")  # reference lines on histograms, one per mark
 
 
 def as_rgb_uint8(image):
@@ -100,12 +107,14 @@ def _box_list(found):
     return list(found)
 
 
-def draw_boxes(image, boxes, colors=None, labels=None, thickness=2):
+def draw_boxes(image, boxes, colors=None, labels=None, thickness=2, outline=None):
     """Normalized ``[ymin, xmin, ymax, xmax]`` boxes drawn on a uint8 RGB copy of ``image``.
 
     ``boxes``: one box, (K, 4) boxes, or a list (None entries, e.g. ``cam_to_bbox`` finding nothing, are
     skipped but keep their colour and label slot). ``colors``: RGB tuples, one for all or one per box
     (default: ``PALETTE`` in order). ``labels``: optional text per box, written at its top-left corner.
+    ``outline``: an RGB colour (e.g. ``OUTLINE_COLOR``, black) drawn one pixel wider on each side under every
+    box and label, so a box stays visible on any background (a heat-map overlay has every colour somewhere).
     """
     out = as_rgb_uint8(image)
     entries = _box_list(boxes)
@@ -119,18 +128,23 @@ def draw_boxes(image, boxes, colors=None, labels=None, thickness=2):
                          f"and one label per box.")
     if int(thickness) != thickness or thickness < 1:
         raise ValueError(f"thickness must be a positive int; got {thickness!r}.")
+    if outline is not None and (len(outline) not in (3, 4) or not all(np.isscalar(c) for c in outline)):
+        raise ValueError(f"outline must be one RGB colour such as (0, 0, 0); got {outline!r}.")
     scale = max(0.3, min(out.shape[:2]) / 400.0)
-    for k, (found, color) in enumerate(zip(entries, colors)):
-        if found is None:
-            continue
-        rect = _boxes.minmax_to_rect(found, out.shape)
-        color = tuple(int(c) for c in color[:3])
-        cv2.rectangle(out, tuple(rect[0].tolist()), tuple(rect[2].tolist()), color, int(thickness))
-        if labels is not None and labels[k]:
-            x, y = int(rect[0][0]), int(rect[0][1])
-            (_, text_h), _ = cv2.getTextSize(str(labels[k]), cv2.FONT_HERSHEY_SIMPLEX, scale, 1)
-            origin = (x + 2, y - 3) if y - 3 - text_h >= 0 else (x + 2, y + text_h + 3)
-            cv2.putText(out, str(labels[k]), origin, cv2.FONT_HERSHEY_SIMPLEX, scale, color, 1, cv2.LINE_AA)
+    layers = ([("outline", tuple(int(c) for c in outline[:3]), 2)] if outline is not None else []) + [("box", None, 0)]
+    for layer, under, extra in layers:  # all outlines first, so no outline covers another box
+        for k, (found, color) in enumerate(zip(entries, colors)):
+            if found is None:
+                continue
+            rect = _boxes.minmax_to_rect(found, out.shape)
+            color = under or tuple(int(c) for c in color[:3])
+            cv2.rectangle(out, tuple(rect[0].tolist()), tuple(rect[2].tolist()), color, int(thickness) + extra)
+            if labels is not None and labels[k]:
+                x, y = int(rect[0][0]), int(rect[0][1])
+                (_, text_h), _ = cv2.getTextSize(str(labels[k]), cv2.FONT_HERSHEY_SIMPLEX, scale, 1)
+                origin = (x + 2, y - 3) if y - 3 - text_h >= 0 else (x + 2, y + text_h + 3)
+                cv2.putText(out, str(labels[k]), origin, cv2.FONT_HERSHEY_SIMPLEX, scale, color, 1 + extra,
+                            cv2.LINE_AA)
     return out
 
 
@@ -173,13 +187,38 @@ def box_grid(images, boxes, labels=None, colors=None, titles=None, ncols=4, figs
     return fig
 
 
+def map_colorbar(where, colormap="jet", vmin=0.0, vmax=1.0, label=MAP_SCALE_LABEL, **kwargs):
+    """A colorbar for heat maps drawn as RGB pictures (``overlay``), which carry no scale of their own.
+
+    ``where``: one Axes or a list of Axes to stand beside (their figure gets the bar). The scale runs from
+    ``vmin`` to ``vmax`` in ``colormap``, labelled ``label``; other keyword arguments go to
+    ``Figure.colorbar`` (e.g. ``shrink=0.8``). Returns the ``Colorbar``.
+    """
+    from matplotlib.cm import ScalarMappable
+    from matplotlib.colors import Normalize
+
+    axes = list(np.ravel(where)) if isinstance(where, (list, tuple, np.ndarray)) else [where]
+    try:
+        cmap = matplotlib.colormaps[colormap]
+    except KeyError:
+        raise ValueError(f"Unknown colormap {colormap!r}; use a Matplotlib name such as 'jet'.") from None
+    if not vmin < vmax:
+        raise ValueError(f"vmin must be below vmax; got {vmin!r} and {vmax!r}.")
+    mappable = ScalarMappable(norm=Normalize(vmin, vmax), cmap=cmap)
+    return axes[0].figure.colorbar(mappable, ax=axes if len(axes) > 1 else axes[0], label=label, **kwargs)
+
+
 def compare_maps(image, maps, boxes=None, gt_box=None, alpha=0.5, colormap="jet", threshold=None,
-                 figsize=None, ncols=None):
+                 figsize=None, ncols=None, colorbar=True, title_size=TITLE_SIZE):
     """A side-by-side figure: the image (with ``gt_box`` in white), then one overlay per map, titled by name.
 
     ``maps``: ``{name: map}``. Boxes on the overlays: ``boxes={name: box}``, or ``threshold=t`` to take each
-    map's ``cam_to_bbox(map, t)``; with ``gt_box`` too, each title adds the box's IoU. Returns the
-    ``matplotlib.figure.Figure`` (one row, or ``ncols`` per row).
+    map's ``cam_to_bbox(map, t)``; with ``gt_box`` too, each title adds the box's IoU on a second line. Boxes
+    from maps are ``MAP_BOX_COLOR`` (magenta), the ground truth ``GT_COLOR`` (white), both outlined in black
+    so they show on every part of the overlay. ``colorbar=True`` adds one scale for all overlays (maps are
+    shown in [0, 1]; other ranges are min-max normalized, see ``overlay``). ``title_size`` is in points.
+    Returns the ``matplotlib.figure.Figure`` (up to four panels in one row, else rows of ``ncols``, default
+    half the panels rounded up).
     """
     import matplotlib.pyplot as plt
 
@@ -194,22 +233,76 @@ def compare_maps(image, maps, boxes=None, gt_box=None, alpha=0.5, colormap="jet"
     if unknown:
         raise ValueError(f"boxes has names that are not in maps: {sorted(unknown)}.")
     panels = 1 + len(maps)
-    ncols = panels if ncols is None else int(ncols)
+    ncols = (panels if panels <= 4 else -(-panels // 2)) if ncols is None else int(ncols)
+    if ncols < 1:
+        raise ValueError(f"ncols must be a positive int; got {ncols!r}.")
     nrows = -(-panels // ncols)
-    fig, axes = plt.subplots(nrows, ncols, figsize=figsize or (3.2 * ncols, 3.3 * nrows), squeeze=False)
+    width = 3.3 * ncols + (0.9 if colorbar else 0.0)
+    fig, axes = plt.subplots(nrows, ncols, figsize=figsize or (width, 3.6 * nrows), squeeze=False,
+                             layout="constrained")
     gt = [] if gt_box is None else [gt_box]
-    pictures = [("image", draw_boxes(image, gt, colors=[GT_COLOR] * len(gt)))]
-    for k, (name, cam) in enumerate(maps.items()):
+    pictures = [("image", draw_boxes(image, gt, colors=[GT_COLOR] * len(gt), outline=OUTLINE_COLOR))]
+    for name, cam in maps.items():
         shown, title, found = overlay(image, cam, alpha, colormap), str(name), boxes.get(name)
         if found is not None:
-            shown = draw_boxes(shown, gt + [found], colors=[GT_COLOR] * len(gt) + [PALETTE[k % len(PALETTE)]])
+            shown = draw_boxes(shown, gt + [found], colors=[GT_COLOR] * len(gt) + [MAP_BOX_COLOR],
+                               outline=OUTLINE_COLOR)
             if gt:
-                title += f"  IoU {_boxes.iou(found, gt_box):.2f}"
+                title += f"\nIoU {_boxes.iou(found, gt_box):.2f}"
         pictures.append((title, shown))
     for ax, (title, picture) in zip(axes.flat, pictures):
         ax.imshow(picture)
-        ax.set_title(title, fontsize=10)
+        ax.set_title(title, fontsize=title_size)
     for ax in axes.flat:
         ax.axis("off")
-    fig.tight_layout()
+    if colorbar:
+        map_colorbar(list(axes.flat[1:panels]), colormap, shrink=0.85)
+    return fig
+
+
+def iou_histograms(ious, threshold=0.5, marks=None, bins=20, ncols=None, figsize=None, title_size=TITLE_SIZE):
+    """One histogram of per-image IoUs per method, side by side with a shared y axis: a dashed line at the hit
+    ``threshold`` and each panel's title giving the mean and the share at or above it.
+
+    ``ious``: ``{name: per-image IoUs}``. ``marks``: optional ``{label: value}`` (one value for every panel) or
+    ``{label: {name: value}}`` (per panel) drawn as dotted vertical lines, e.g. ``{"the image above": 0.65}``.
+    Ticks every 0.1 (labelled every 0.2) and the legend below the axes, so neither covers the bars.
+    Returns the ``matplotlib.figure.Figure``.
+    """
+    import matplotlib.pyplot as plt
+
+    if not isinstance(ious, dict) or not ious:
+        raise ValueError("ious must be a non-empty dict {name: per-image IoUs}, e.g. {'CAM': report_ious}.")
+    values = {}
+    for name, v in ious.items():
+        arr = np.asarray(v, dtype=np.float64).ravel()
+        if arr.size == 0 or not np.all(np.isfinite(arr)) or arr.min() < 0 or arr.max() > 1:
+            raise ValueError(f"ious[{name!r}] must be a non-empty array of IoUs in [0, 1]; got "
+                             f"{arr.size} values" + (f" in [{arr.min():.3g}, {arr.max():.3g}]." if arr.size else "."))
+        values[name] = arr
+    marks = marks or {}
+    ncols = min(len(values), 3) if ncols is None else int(ncols)
+    nrows = -(-len(values) // ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=figsize or (4.6 * ncols, 3.9 * nrows), sharey=True,
+                             squeeze=False, layout="constrained")
+    edges = np.linspace(0.0, 1.0, int(bins) + 1)
+    colours = [tuple(c / 255 for c in rgb) for rgb in PALETTE]
+    for k, (ax, (name, arr)) in enumerate(zip(axes.flat, values.items())):
+        ax.hist(arr, bins=edges, color=colours[k % len(colours)], edgecolor="white")
+        ax.axvline(threshold, color="black", linestyle="--", label=f"IoU {threshold:g}")
+        for m, (label, where) in enumerate(marks.items()):
+            value = where.get(name) if isinstance(where, dict) else where
+            if value is not None:
+                ax.axvline(value, color=MARK_COLORS[m % len(MARK_COLORS)], linestyle=":", lw=2, label=label)
+        ax.set_title(f"{name}\nmean {arr.mean():.3f}, {np.mean(arr >= threshold):.1%} >= {threshold:g}",
+                     fontsize=title_size)
+        ax.set_xlim(0, 1)
+        ax.set_xticks(np.linspace(0, 1, 6))
+        ax.set_xticks(np.linspace(0, 1, 11), minor=True)
+        ax.set_xlabel("IoU with the ground truth")
+        ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.22), ncols=2, frameon=False, fontsize=10)
+    for ax in axes.flat[len(values):]:
+        ax.axis("off")
+    for row in axes:
+        row[0].set_ylabel("images")
     return fig

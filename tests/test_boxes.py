@@ -223,7 +223,7 @@ def test_map_functions_reject_bad_maps(func):
         func(np.zeros((2, 4, 4)))
     with pytest.raises(ValueError, match="2-D map"):
         func(np.zeros(5))
-    with pytest.raises(ValueError, match="finite number"):
+    with pytest.raises(ValueError, match=r"must be between 0 and 1 \(a fraction, 0.2 = 20%\); got nan\.$"):
         func(np.zeros((4, 4)), np.nan)
 
 

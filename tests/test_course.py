@@ -150,8 +150,13 @@ def test_release_writes_student_notebooks_and_the_instructor_readme(tmp_path, ca
     refused = capsys.readouterr().err
     assert "is not empty" in refused and "pass --force" in refused
     assert release_main(["--out", str(out), "--solutions", str(solutions), "--force"]) == 0
-    assert release_main(["--out", str(tmp_path / "r2"), "--solutions", str(tmp_path / "none")]) == 2
-    assert "no numbered notebooks" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exit_:
+        release_main(["--out", str(tmp_path / "r2"), "--solutions", str(tmp_path / "none")])
+    assert exit_.value.code == 2
+    assert "argument --solutions: no such folder: " in capsys.readouterr().err
+    (tmp_path / "empty").mkdir()
+    assert release_main(["--out", str(tmp_path / "r2"), "--solutions", str(tmp_path / "empty")]) == 2
+    assert capsys.readouterr().err.startswith("camlab release: error: no numbered notebooks (NN_*.ipynb) in ")
 
 
 def test_strip_tf_noise_keeps_everything_else():
@@ -164,6 +169,19 @@ def test_strip_tf_noise_keeps_everything_else():
             "Epoch 1/3 - a real warning from the lesson\n"
             "I0000 is not a log line\n")
     assert strip_tf_noise(text) == "Epoch 1/3 - a real warning from the lesson\nI0000 is not a log line\n"
+
+
+def test_clean_outputs_keeps_the_finished_progress_bar_and_merges_streams():
+    bar = ["\revaluating:   0%|     | 0/30", "\revaluating:  50%|##   | 15/30", "\revaluating: 100%|#####| 30/30"]
+    cell = new_code_cell("run()", outputs=[new_output("stream", name="stdout", text=t) for t in bar]
+                         + [new_output("stream", name="stdout", text="\ndone\r\n"),
+                            new_output("stream", name="stderr", text="E0000 00:00:1.5 6525 cuda_platform.cc:52] x\n"),
+                            new_output("execute_result", data={"text/plain": "0.5"}, execution_count=1)])
+    nb = new_notebook(cells=[cell])
+    course.clean_outputs(nb)
+    assert [o.output_type for o in nb.cells[0].outputs] == ["stream", "execute_result"]
+    assert nb.cells[0].outputs[0].text == "evaluating: 100%|#####| 30/30\ndone\n"
+    assert course.finished_text("a\rb\nc\r\n") == "b\nc\n"
 
 
 @pytest.mark.slow
@@ -183,7 +201,9 @@ def test_execute_notebook_stores_outputs_and_drops_tf_noise(tmp_path):
     assert sorted((o.output_type, o.get("name"), o.get("text")) for o in first) == [
         ("stream", "stderr", "kept warning\n"), ("stream", "stdout", "run_here\n")]
     assert [o.output_type for o in second] == ["execute_result"] and second[0].data["text/plain"] == "42"
-    assert course.execute_main([str(tmp_path / "missing.ipynb")]) == 1
+    with pytest.raises(SystemExit) as exit_:  # checked by argparse before any notebook runs
+        course.execute_main([str(tmp_path / "missing.ipynb")])
+    assert exit_.value.code == 2
 
 
 def test_sanitize_cfg_masks_what_varies_and_keeps_the_lesson():

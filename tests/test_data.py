@@ -10,7 +10,7 @@ from camlab.datasets import camlab_cars
 
 @pytest.fixture(scope="module")
 def small(tmp_path_factory):
-    """The small config (64 train / 32 test), built once for this module."""
+    """The small config (64 train / 16 validation / 32 test), built once for this module."""
     folder = tmp_path_factory.mktemp("tfds")
     (train, test), info = data.load("camlab_cars/small", data_dir=folder)
     return train, test, info, folder
@@ -23,8 +23,9 @@ def _items(ds):
 def test_default_dataset_name_and_features(small):
     train, test, info, _ = small
     assert data.DEFAULT_DATASET == "camlab_cars"
-    assert info.name == "camlab_cars" and str(info.version) == "1.0.0"
+    assert info.name == "camlab_cars" and str(info.version) == "2.0.0"
     assert info.splits["train"].num_examples == 64 and info.splits["test"].num_examples == 32
+    assert info.splits["validation"].num_examples == 16
     assert info.features["label"].names == list(camlab_cars.CLASS_NAMES)
     assert info.features["label"].num_classes >= 8
     spec = train.element_spec
@@ -61,9 +62,10 @@ def test_box_encloses_exactly_the_drawn_car():
 
 
 def test_generation_is_deterministic_and_built_items_match_the_renderer(small):
-    train, _, _, _ = small
-    by_id = {item["id"].decode(): item for item in _items(train)}
-    for index in (0, 5, 63):
+    train, _, _, folder = small
+    validation, _ = data.load("camlab_cars/small", split="validation", data_dir=folder)
+    by_id = {item["id"].decode(): item for item in _items(train) + _items(validation)}
+    for index in (0, 5, 63, 79):  # train and validation items both come from the train stream
         image, label, bbox = camlab_cars.render_example(camlab_cars.DEFAULT_SEED, "train", index)
         again, label2, bbox2 = camlab_cars.render_example(camlab_cars.DEFAULT_SEED, "train", index)
         np.testing.assert_array_equal(image, again)
@@ -73,6 +75,30 @@ def test_generation_is_deterministic_and_built_items_match_the_renderer(small):
         np.testing.assert_allclose(item["bbox"], bbox, atol=1e-6)
     other, _, _ = camlab_cars.render_example(1, "train", 0)
     assert other.shape != image.shape or not np.array_equal(other, image)  # the seed matters
+
+
+def test_validation_is_carved_from_the_train_stream_disjoint_and_seeded(small):
+    _, _, _, folder = small
+    (train, validation, test), info = data.load("camlab_cars/small", split=("train", "validation", "test"),
+                                                data_dir=folder)
+    ids = {name: [item["id"].decode() for item in _items(ds)]
+           for name, ds in (("train", train), ("validation", validation), ("test", test))}
+    assert [len(ids[name]) for name in ("train", "validation", "test")] == [64, 16, 32]
+    assert all(len(set(v)) == len(v) for v in ids.values())
+    assert not set(ids["train"]) & set(ids["validation"])  # disjoint ...
+    stream = {f"train_{index:05d}" for index in range(80)}
+    assert set(ids["train"]) | set(ids["validation"]) == stream  # ... and together exactly the train stream
+    assert all(i.startswith("test_") for i in ids["test"])
+    carved = camlab_cars.split_indices(camlab_cars.DEFAULT_SEED, 64, 16)
+    assert sorted(ids["validation"]) == [f"train_{index:05d}" for index in carved["validation"]]
+    assert camlab_cars.split_indices(camlab_cars.DEFAULT_SEED, 64, 16) == carved  # the same every build
+    assert carved["validation"] != list(range(64, 80))  # a seeded draw, not the stream's tail
+    assert camlab_cars.split_indices(1, 64, 16)["validation"] != carved["validation"]  # the seed matters
+    full = camlab_cars.split_indices(camlab_cars.DEFAULT_SEED, 4000, 500)
+    assert len(full["train"]) == 4000 and len(full["validation"]) == 500
+    assert sorted(full["train"] + full["validation"]) == list(range(4500))
+    labels = [int(item["label"]) for item in _items(validation)]
+    assert len(set(labels)) >= 5  # 16 draws over 8 classes: a validation set, not one class
 
 
 def test_test_split_differs_from_train():

@@ -93,3 +93,37 @@ def test_ci_runs_the_readme_test_command():
 def test_python_dash_m_camlab_runs():
     out = subprocess.run([sys.executable, "-m", "camlab", "--help"], capture_output=True, text=True, check=True)
     assert "usage: python -m camlab" in out.stdout
+
+
+def _readme_shell_lines():
+    """(block's first line, command line) for every line of the README's ```bash blocks."""
+    readme = (REPO_DIR / "README.md").read_text()
+    blocks = re.findall(r"```bash\n(.*?)```", readme, flags=re.DOTALL)
+    return [(block.splitlines()[0], line.split("#")[0].strip()) for block in blocks for line in block.splitlines()
+            if line.split("#")[0].strip()]
+
+
+def test_readme_commands_work_on_a_fresh_machine():
+    """Outside the conda route (which activates its environment), README commands go through ./camlab.sh, and
+    every ./camlab.sh subcommand is one the script or camlab knows."""
+    script = (REPO_DIR / "camlab.sh").read_text()
+    own = set(re.findall(r"^  ([a-z|-]+)\)", script, flags=re.MULTILINE))
+    own = {name for names in own for name in names.split("|")}
+    lines = _readme_shell_lines()
+    assert lines, "the README has no bash blocks"
+    for first, line in lines:
+        if first.startswith("conda env create"):
+            continue
+        assert not line.startswith(("python ", "jupyter ", "pytest ")), \
+            f"README line {line!r} needs an active .venv; write ./camlab.sh ... instead"
+        if line.startswith("./camlab.sh"):
+            sub = line.split()[1]
+            assert sub in own or sub in COMMANDS, f"README runs ./camlab.sh {sub}, which is no command"
+
+
+def test_lab_opens_where_the_learner_works():
+    script = (REPO_DIR / "camlab.sh").read_text()
+    assert "--ServerApp.root_dir=notebooks" in script and "--LabApp.default_url=/lab/tree/student" in script
+    assert (REPO_DIR / "notebooks" / "00_START_HERE.md").is_file()
+    assert (REPO_DIR / "notebooks" / "student" / "00_WORK_HERE.md").is_file()
+    assert "notebooks/student/" in (REPO_DIR / "README.md").read_text()

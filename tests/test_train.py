@@ -131,17 +131,51 @@ def test_evaluate_scores_a_perfect_localizer():
 def test_train_command_never_replaces_a_model_silently(tmp_path, capsys):
     existing = tmp_path / "camlab_cars_tiny.keras"
     existing.write_bytes(b"someone's model")
-    assert training.main(["--epochs", "1", "--out", str(tmp_path)]) == 1
+    assert training.main(["--epochs", "1", "--out", str(tmp_path)]) == 2
     assert existing.read_bytes() == b"someone's model"
-    assert "--overwrite" in capsys.readouterr().out
+    assert capsys.readouterr().err == (f"camlab train: error: {existing} exists; pass --overwrite to replace it "
+                                       f"(or choose another --out).\n")
 
 
-def test_train_default_recipe_on_the_small_embedded_dataset(tmp_path):
+def _val_accuracy(model, split):
     from camlab import data
 
-    (train_split, test_split), info = data.load("camlab_cars/small", data_dir=tmp_path / "tfds")
-    model, history = training.train_default(train_split, test_split, info, 1, checkpoint_dir=tmp_path / "run",
+    batches = data.apply_normalize_on_dataset(split, is_test=True, batch_size=64, size=model.input_shape[1:3])
+    labels = np.concatenate([y.numpy() for _, y in batches])
+    return float(np.mean(np.argmax(model.predict(batches, verbose=0), -1) == labels))
+
+
+@pytest.mark.slow
+def test_train_default_keeps_the_checkpoint_chosen_on_validation(tmp_path):
+    from camlab import data
+
+    (train_split, val_split), info = data.load("camlab_cars/small", split=("train", "validation"),
+                                               data_dir=tmp_path / "tfds")
+    model, history = training.train_default(train_split, val_split, info, 3, checkpoint_dir=tmp_path / "run",
                                             verbose=0, return_history=True)
     assert model.output_shape == (None, 8) and model.get_layer("block3_out")
-    assert len(history["val_accuracy"]) == 1 and training.read_state(tmp_path / "run")["epoch"] == 1
-    assert int(model.optimizer.iterations) == 2  # 64 images in batches of 32
+    assert len(history["val_accuracy"]) == 3 and training.read_state(tmp_path / "run")["epoch"] == 3
+    chosen = training.selected_epoch(history)
+    assert int(model.optimizer.iterations) == 2 * chosen  # best.keras: 2 steps (64 images, batches of 32) an epoch
+    assert history["val_accuracy"][chosen - 1] == max(history["val_accuracy"])
+    assert all(v < max(history["val_accuracy"]) for v in history["val_accuracy"][:chosen - 1])  # the first best
+    best = keras.saving.load_model(tmp_path / "run" / "best.keras", compile=False, safe_mode=True)
+    for mine, theirs in zip(model.get_weights(), best.get_weights()):
+        np.testing.assert_array_equal(mine, theirs)
+    # the returned model scores on validation what its chosen epoch scored (the 16 validation images)
+    assert abs(_val_accuracy(model, val_split) - history["val_accuracy"][chosen - 1]) < 1e-6
+
+    # without a checkpoint folder the best weights are kept in memory
+    model2, history2 = training.train_default(train_split, val_split, info, 3, verbose=0, return_history=True)
+    assert abs(_val_accuracy(model2, val_split) - max(history2["val_accuracy"])) < 1e-6
+    # restore_best=False keeps the last epoch's weights
+    model3 = training.train_default(train_split, val_split, info, 2, checkpoint_dir=tmp_path / "run3", verbose=0,
+                                    restore_best=False)
+    last = keras.saving.load_model(tmp_path / "run3" / "last.keras", compile=False, safe_mode=True)
+    for mine, theirs in zip(model3.get_weights(), last.get_weights()):
+        np.testing.assert_array_equal(mine, theirs)
+
+
+def test_selected_epoch_is_the_first_best():
+    assert training.selected_epoch({"val_accuracy": [0.2, 0.9, 0.5, 0.9]}) == 2
+    assert training.selected_epoch({"val_accuracy": [0.7]}) == 1

@@ -111,18 +111,18 @@ def test_compare_maps_figure_has_one_panel_per_map_and_titles(rgb):
     cam[1:4, 2:6] = 1.0
     maps = {"CAM": cam, "Grad-CAM": cam[::-1].copy()}
     gt = [1 / 6, 2 / 8, 4 / 6, 6 / 8]
-    fig = viz.compare_maps(rgb, maps, gt_box=gt, threshold=0.2)
+    fig = viz.compare_maps(rgb, maps, gt_box=gt, threshold=0.2, colorbar=False)
     try:
         axes = fig.get_axes()
         assert len(axes) == 3
         titles = [ax.get_title() for ax in axes]
         assert titles[0] == "image"
-        assert titles[1] == "CAM  IoU 1.00" and titles[2].startswith("Grad-CAM  IoU ")
+        assert titles[1] == "CAM\nIoU 1.00" and titles[2].startswith("Grad-CAM\nIoU ")
         assert all(len(ax.get_images()) == 1 for ax in axes)
         assert axes[1].get_images()[0].get_array().shape == (30, 40, 3)
     finally:
         plt.close(fig)
-    grid = viz.compare_maps(rgb, {"a": cam, "b": cam, "c": cam}, boxes={"a": gt}, ncols=2)
+    grid = viz.compare_maps(rgb, {"a": cam, "b": cam, "c": cam}, boxes={"a": gt}, ncols=2, colorbar=False)
     try:
         assert len(grid.get_axes()) == 4 and [ax.get_title() for ax in grid.get_axes()][1] == "a"
     finally:
@@ -131,3 +131,89 @@ def test_compare_maps_figure_has_one_panel_per_map_and_titles(rgb):
         viz.compare_maps(rgb, [cam])
     with pytest.raises(ValueError, match="not in maps"):
         viz.compare_maps(rgb, maps, boxes={"LayerCAM": gt})
+
+
+def test_compare_maps_has_a_colorbar_readable_titles_and_rows_for_many_maps(rgb):
+    cam = np.linspace(0, 1, 48, dtype=np.float32).reshape(6, 8)
+    maps = {f"Grad-CAM block{k}_out": cam for k in range(1, 5)}  # five panels with the image
+    fig = viz.compare_maps(rgb, maps, gt_box=[0.1, 0.1, 0.9, 0.9], threshold=0.2)
+    try:
+        panels = [ax for ax in fig.get_axes() if ax.get_images()]
+        (bar,) = [ax for ax in fig.get_axes() if ax.get_ylabel() == viz.MAP_SCALE_LABEL]
+        assert len(panels) == 5
+        assert bar.get_ylim() == (0.0, 1.0)
+        rows = [ax.get_subplotspec().rowspan.start for ax in panels]
+        assert rows == [0, 0, 0, 1, 1]  # two rows of three, not one thin strip of five
+        assert all(ax.title.get_fontsize() >= 12 for ax in panels)
+    finally:
+        plt.close(fig)
+
+
+def test_compare_maps_draws_map_boxes_in_magenta_outlined_in_black():
+    image = np.full((60, 80, 3), 255, np.uint8)
+    cam = np.zeros((60, 80), np.float32)
+    cam[20:40, 30:50] = 1.0  # box x 30..50, y 20..40 in pixels
+    fig = viz.compare_maps(image, {"CAM": cam}, threshold=0.5, alpha=0.0, colorbar=False)
+    try:
+        shown = fig.get_axes()[1].get_images()[0].get_array()
+        assert tuple(shown[20, 40]) == viz.MAP_BOX_COLOR            # the box's top edge
+        assert tuple(shown[18, 40]) == tuple(shown[22, 40]) == viz.OUTLINE_COLOR  # its outline, both sides
+        assert tuple(shown[10, 10]) == (255, 255, 255)              # the rest of the picture untouched
+    finally:
+        plt.close(fig)
+    # magenta appears nowhere in jet: at least 100 levels away from every jet colour in one channel
+    jet = np.asarray(matplotlib.colormaps["jet"](np.linspace(0, 1, 256))[:, :3]) * 255
+    assert np.min(np.max(np.abs(jet - np.array(viz.MAP_BOX_COLOR)), axis=1)) > 100
+
+
+def test_draw_boxes_outline_surrounds_every_box_and_stays_under_them():
+    image = np.full((100, 200, 3), 128, np.uint8)
+    out = viz.draw_boxes(image, [[0.2, 0.1, 0.6, 0.5], [0.2, 0.5, 0.6, 0.9]], colors=[(255, 0, 0), (0, 255, 0)],
+                         thickness=1, outline=(0, 0, 0))
+    assert tuple(out[20, 60]) == (255, 0, 0) and tuple(out[19, 60]) == (0, 0, 0) and tuple(out[21, 60]) == (0, 0, 0)
+    assert tuple(out[40, 100]) == (0, 255, 0)  # the second box's edge is drawn over the first one's outline
+    assert tuple(out[40, 60]) == (128, 128, 128)
+    assert np.all(image == 128)
+    with pytest.raises(ValueError, match="outline must be one RGB colour"):
+        viz.draw_boxes(image, [[0.2, 0.1, 0.6, 0.5]], outline=[(0, 0, 0)])
+
+
+def test_map_colorbar_gives_an_rgb_overlay_a_scale(rgb):
+    fig, axes = plt.subplots(1, 2)
+    try:
+        for ax in axes:
+            ax.imshow(viz.overlay(rgb, np.eye(4, dtype=np.float32)))
+        bar = viz.map_colorbar(axes, label="CAM")
+        assert bar.ax.get_ylabel() == "CAM" and bar.mappable.get_cmap().name == "jet"
+        assert (bar.vmin, bar.vmax) == (0.0, 1.0)
+        signed = viz.map_colorbar(axes[0], colormap="RdBu_r", vmin=-43.6, vmax=43.6, label="raw M_c")
+        assert (signed.vmin, signed.vmax) == (-43.6, 43.6)
+        with pytest.raises(ValueError, match="Unknown colormap"):
+            viz.map_colorbar(axes[0], colormap="nope")
+        with pytest.raises(ValueError, match="vmin must be below vmax"):
+            viz.map_colorbar(axes[0], vmin=1, vmax=1)
+    finally:
+        plt.close(fig)
+
+
+def test_iou_histograms_one_panel_per_method_with_counts_marks_and_a_legend_off_the_bars():
+    rng = np.random.default_rng(0)
+    ious = {"CAM": rng.uniform(0, 1, 200), "Grad-CAM block2_out": np.r_[np.zeros(50), np.full(150, 0.75)]}
+    fig = viz.iou_histograms(ious, marks={"the image above": 0.65, "lesson": {"CAM": 0.12}})
+    try:
+        cam_ax, grad_ax = fig.get_axes()
+        assert sum(p.get_height() for p in grad_ax.patches) == 200
+        assert max(p.get_height() for p in grad_ax.patches) == 150
+        assert grad_ax.get_title() == "Grad-CAM block2_out\nmean 0.562, 75.0% >= 0.5"
+        assert [line.get_xdata()[0] for line in cam_ax.get_lines()] == [0.5, 0.65, 0.12]
+        assert [line.get_xdata()[0] for line in grad_ax.get_lines()] == [0.5, 0.65]  # per-panel mark skipped
+        assert list(cam_ax.get_xticks()) == pytest.approx([0, 0.2, 0.4, 0.6, 0.8, 1.0])
+        legend = cam_ax.get_legend()
+        fig.canvas.draw()
+        assert legend.get_window_extent().y1 <= cam_ax.get_window_extent().y0  # below the axes, not on the bars
+    finally:
+        plt.close(fig)
+    with pytest.raises(ValueError, match=r"ious\['CAM'\] must be a non-empty array of IoUs in \[0, 1\]"):
+        viz.iou_histograms({"CAM": [0.5, 1.5]})
+    with pytest.raises(ValueError, match="non-empty dict"):
+        viz.iou_histograms({})

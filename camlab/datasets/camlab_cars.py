@@ -11,8 +11,14 @@ class is written on the car itself, twice:
 Everything else is random and carries no class evidence: body and paint colours, the car's size, aspect,
 position and direction, the clutter behind it (plain-coloured blobs, bars and smooth noise) and the image
 size (96 to 160 pixels a side, like photos of varying shape). Each example is drawn from its own random
-generator seeded by (seed, split, index), so a version and seed always produce the same images, and a small
-build's examples are exactly the first examples of the full build.
+generator seeded by (seed, stream, index), so a version and seed always produce the same images.
+
+Three splits. ``test`` is its own stream. ``train`` and ``validation`` are carved from one train stream of
+``num_train + num_validation`` examples: a permutation seeded by (seed, 2) picks which indices go to
+``validation`` (see ``split_indices``), so validation looks exactly like training data, never overlaps it, and
+is the same for every build of a version and seed. Choose checkpoints and settings on ``validation``; score
+``test`` once, at the end. An example's ``id`` names its stream and index (``train_00042``, ``test_00007``), so
+the ids of train and validation never collide.
 
 Features follow TFDS's cars196: ``image`` (uint8, varying size), ``label`` (ClassLabel), ``bbox``
 (normalized ``[ymin, xmin, ymax, xmax]`` of the whole car, wheels included) and ``id``.
@@ -28,7 +34,8 @@ import tensorflow_datasets as tfds
 CLASS_NAMES = (
     "hstripe", "vstripe", "slash", "backslash", "checker", "polka", "grid", "rings",
 )
-SPLIT_IDS = {"train": 0, "test": 1}
+SPLIT_IDS = {"train": 0, "test": 1}  # the random streams; "validation" is carved from the "train" stream
+CARVE_ID = 2  # seeds the permutation that carves validation out of the train stream
 MIN_SIDE, MAX_SIDE = 96, 160
 DEFAULT_SEED = 2026
 
@@ -158,8 +165,21 @@ def draw_car(rng, image, label):
     return np.array([y0, x0, bottom, x1], np.float32)
 
 
+def split_indices(seed, num_train, num_validation):
+    """Indices of the train stream that form each split: ``{"train": [...], "validation": [...]}``, sorted.
+
+    The stream holds ``num_train + num_validation`` examples; a permutation seeded by ``(seed, CARVE_ID)`` sends
+    its first ``num_validation`` entries to validation and the rest to train.
+    """
+    order = np.random.default_rng([seed, CARVE_ID]).permutation(num_train + num_validation)
+    return {"train": np.sort(order[num_validation:]).tolist(), "validation": np.sort(order[:num_validation]).tolist()}
+
+
 def render_example(seed, split, index, num_classes=len(CLASS_NAMES)):
-    """One example as (uint8 image HxWx3, label, normalized bbox), deterministic in (seed, split, index)."""
+    """One example as (uint8 image HxWx3, label, normalized bbox), deterministic in (seed, split, index).
+
+    ``split`` names the stream, "train" or "test" (validation examples are train-stream examples).
+    """
     rng = np.random.default_rng([seed, SPLIT_IDS[split], index])
     label = int(rng.integers(num_classes))
     height, width = (int(s) for s in rng.integers(MIN_SIDE, MAX_SIDE + 1, 2))
@@ -179,6 +199,7 @@ def render_example(seed, split, index, num_classes=len(CLASS_NAMES)):
 class CamlabCarsConfig(tfds.core.BuilderConfig):
     """How many examples each split gets, and the seed they are drawn from."""
     num_train: int = 4000
+    num_validation: int = 500
     num_test: int = 800
     seed: int = DEFAULT_SEED
 
@@ -186,14 +207,17 @@ class CamlabCarsConfig(tfds.core.BuilderConfig):
 class CamlabCars(tfds.core.GeneratorBasedBuilder):
     """Toy cars whose paint pattern and emblem decide the class; generated, nothing downloaded."""
 
-    VERSION = tfds.core.Version("1.0.0")
+    VERSION = tfds.core.Version("2.0.0")
     RELEASE_NOTES = {
         "1.0.0": "First release: 8 classes (paint pattern + emblem), cluttered backgrounds, 96-160 px images.",
+        "2.0.0": "A validation split, carved from the train stream by a seeded permutation (split_indices): "
+                 "the train stream now holds 4500 examples, 500 of them validation and 4000 train, so the train "
+                 "split's membership changed. Images are drawn exactly as in 1.0.0; the test split is unchanged.",
     }
     BUILDER_CONFIGS = [
-        CamlabCarsConfig(name="default", description="4000 train / 800 test images."),
-        CamlabCarsConfig(name="small", description="The first 64 train / 32 test images (for tests).",
-                         num_train=64, num_test=32),
+        CamlabCarsConfig(name="default", description="4000 train / 500 validation / 800 test images."),
+        CamlabCarsConfig(name="small", description="64 train / 16 validation / 32 test images (for tests).",
+                         num_train=64, num_validation=16, num_test=32),
     ]
     DEFAULT_CONFIG_NAME = "default"
 
@@ -217,15 +241,18 @@ class CamlabCars(tfds.core.GeneratorBasedBuilder):
 
     def _split_generators(self, dl_manager):
         del dl_manager  # nothing to download
+        config = self.builder_config
+        carved = split_indices(config.seed, config.num_train, config.num_validation)
         return {
-            "train": self._generate_examples("train", self.builder_config.num_train),
-            "test": self._generate_examples("test", self.builder_config.num_test),
+            "train": self._generate_examples("train", carved["train"]),
+            "validation": self._generate_examples("train", carved["validation"]),
+            "test": self._generate_examples("test", range(config.num_test)),
         }
 
-    def _generate_examples(self, split, count):
-        for index in range(count):
-            image, label, bbox = render_example(self.builder_config.seed, split, index)
-            key = f"{split}_{index:05d}"
+    def _generate_examples(self, stream, indices):
+        for index in indices:
+            image, label, bbox = render_example(self.builder_config.seed, stream, index)
+            key = f"{stream}_{index:05d}"
             # PNG-encode with OpenCV (BGR order in, lossless): about 3x faster than TFDS's own eager encoder.
             png = io.BytesIO(cv2.imencode(".png", image[..., ::-1])[1].tobytes())
             yield key, {"image": png, "label": label, "bbox": tfds.features.BBox(*bbox), "id": key}
