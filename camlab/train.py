@@ -251,6 +251,8 @@ def main(argv=None):
     from camlab import data, models
 
     parser = argparse.ArgumentParser(prog="python -m camlab train", description=main.__doc__)
+    parser.add_argument("--config", default="default", choices=tuple(models.PRETRAINED),
+                        help="which shipped model to make: 'default' (camlab_cars) or 'emblem' (camlab_cars/emblem)")
     parser.add_argument("--epochs", type=int, default=DEFAULT_EPOCHS)
     parser.add_argument("--backbone", default="tiny", choices=models.BACKBONES)
     parser.add_argument("--weights", default=None,
@@ -265,7 +267,8 @@ def main(argv=None):
     parser.add_argument("--overwrite", action="store_true", help="replace an existing model in --out")
     args = parser.parse_args(argv)
 
-    name = f"{data.DEFAULT_DATASET}_{args.backbone}"
+    dataset = models.PRETRAINED_DATASETS[args.config]
+    name = dataset.replace("/", "_") + f"_{args.backbone}"  # camlab_cars_tiny, camlab_cars_emblem_tiny
     out = Path(args.out).expanduser()
     model_file, card_file = out / f"{name}.keras", out / f"{name}.json"
     if model_file.exists() and not args.overwrite:
@@ -273,7 +276,7 @@ def main(argv=None):
         return 1
     checkpoint_dir = Path(args.checkpoint_dir or paths.REPO_DIR / "runs" / f"{name}-seed{args.seed}")
 
-    (train_split, val_split, test_split), info = data.load(split=("train", "validation", "test"),
+    (train_split, val_split, test_split), info = data.load(dataset, split=("train", "validation", "test"),
                                                             data_dir=paths.tfds_dir(args.data_dir))
     machine_at_start = machine_description()
     start = time.perf_counter()
