@@ -609,7 +609,7 @@ def _csv_arg(text):
 
 @cli.command("evaluate")
 def main(argv=None):
-    """``python -m camlab evaluate``: localization metrics of the shipped model on the default test split."""
+    """``python -m camlab evaluate``: localization metrics of a shipped model on its dataset's test split."""
     from camlab import cam as _cam
 
     parser = cli.parser("evaluate", description=main.__doc__)
@@ -619,12 +619,14 @@ def main(argv=None):
                         help="evaluate only the first N test images")
     parser.add_argument("--batch-size", type=cli.positive_int, default=32)
     parser.add_argument("--csv", default=None, type=_csv_arg, help="also write the table to this CSV file")
+    parser.add_argument("--model", default="default", choices=["default", "emblem"],
+                        help="which shipped model, on the camlab_cars config it was trained on (default: default)")
     args = parser.parse_args(argv)
 
     from camlab import data, models
 
-    model = models.load_pretrained()
-    (_, test), info = data.load()
+    model = models.load_pretrained(args.model)
+    test, info = data.load(models.PRETRAINED_DATASETS[args.model], split="test")
     report = evaluate_localization(model, test, methods=args.methods, max_images=args.max_images,
                                    batch_size=args.batch_size)
     print(f"{info.name} {info.version}, test split, {report.rows[0]['images']} images")

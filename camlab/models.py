@@ -37,6 +37,10 @@ from camlab import weights as w  # noqa: E402
 BACKBONES = ("tiny", "resnet50")
 DEFAULT_INPUT_SHAPE = {"tiny": (96, 96, 3), "resnet50": (224, 224, 3)}
 PRETRAINED_NAME = "camlab_cars_tiny"
+# The shipped models: name -> file stem under data/models (a .keras model and its .json card), and the
+# camlab_cars config each was trained on. "emblem": the class lives only in the emblem (part domination).
+PRETRAINED = {"default": PRETRAINED_NAME, "emblem": "camlab_cars_emblem_tiny"}
+PRETRAINED_DATASETS = {"default": "camlab_cars", "emblem": "camlab_cars/emblem"}
 
 
 @keras.saving.register_keras_serializable(package="camlab")
@@ -135,27 +139,48 @@ def build_cam_model(num_classes, backbone="tiny", weights=None, input_shape=None
 # The shipped default model
 # ----------------------------------------------------------------------------------------------------------
 
-def pretrained_path():
-    return paths.models_dir() / f"{PRETRAINED_NAME}.keras"
+def _stem(name):
+    key = "default" if name is None else name
+    if key not in PRETRAINED:
+        raise ValueError(f"No shipped model {name!r}: use one of {', '.join(map(repr, PRETRAINED))} "
+                         f"(None is 'default').")
+    return PRETRAINED[key]
 
 
-def card_path():
-    return paths.models_dir() / f"{PRETRAINED_NAME}.json"
+def _train_command(name):
+    return "python -m camlab train" + ("" if name in (None, "default") else f" --config {name}")
 
 
-def model_card():
-    """The shipped model's card (dataset, training command, seed, epochs, accuracies, time, machine)."""
-    path = card_path()
+def pretrained_path(name=None):
+    """The ``.keras`` file of shipped model ``name`` (None: the default; "emblem": the emblem config's)."""
+    return paths.models_dir() / f"{_stem(name)}.keras"
+
+
+def card_path(name=None):
+    return paths.models_dir() / f"{_stem(name)}.json"
+
+
+def model_card(name=None):
+    """A shipped model's card (dataset, training command, seed, epochs, accuracies, time, machine).
+
+    ``name``: None or "default" (the default model), "emblem" (trained on ``camlab_cars/emblem``).
+    """
+    path = card_path(name)
     if not path.is_file():
-        raise FileNotFoundError(f"No model card at {path}. Train and write one with `python -m camlab train`.")
+        raise FileNotFoundError(f"No model card at {path}. Train and write one with `{_train_command(name)}`.")
     return json.loads(path.read_text())
 
 
-def load_pretrained():
-    """The shipped default model (``data/models/camlab_cars_tiny.keras``), loaded in safe mode, not compiled."""
-    path = pretrained_path()
+def load_pretrained(name=None):
+    """A shipped model, loaded in safe mode, not compiled.
+
+    ``name``: None or "default" (``data/models/camlab_cars_tiny.keras``, trained on ``camlab_cars``);
+    "emblem" (``camlab_cars_emblem_tiny.keras``, trained on ``camlab_cars/emblem``, where only the emblem
+    carries the class).
+    """
+    path = pretrained_path(name)
     if not path.is_file():
-        raise FileNotFoundError(f"No shipped model at {path}. Train one with `python -m camlab train` "
+        raise FileNotFoundError(f"No shipped model at {path}. Train one with `{_train_command(name)}` "
                                 f"(a few minutes on a CPU).")
     return keras.saving.load_model(path, compile=False, safe_mode=True)
 

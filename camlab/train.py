@@ -310,6 +310,8 @@ def main(argv=None):
     from camlab import data, models
 
     parser = cli.parser("train", description=main.__doc__)
+    parser.add_argument("--config", default="default", choices=tuple(models.PRETRAINED),
+                        help="which shipped model to make: 'default' (camlab_cars) or 'emblem' (camlab_cars/emblem)")
     parser.add_argument("--epochs", type=cli.positive_int, default=DEFAULT_EPOCHS)
     parser.add_argument("--backbone", default="tiny", choices=models.BACKBONES)
     parser.add_argument("--weights", default=None, type=_weights_arg,
@@ -327,7 +329,8 @@ def main(argv=None):
                         help="replace an existing model in --out, and start a run in --checkpoint-dir over")
     args = parser.parse_args(argv)
 
-    name = f"{data.DEFAULT_DATASET}_{args.backbone}"
+    dataset = models.PRETRAINED_DATASETS[args.config]
+    name = dataset.replace("/", "_") + f"_{args.backbone}"  # camlab_cars_tiny, camlab_cars_emblem_tiny
     out = Path(args.out).expanduser()
     model_file, card_file = out / f"{name}.keras", out / f"{name}.json"
     if model_file.exists() and not args.overwrite:
@@ -337,7 +340,7 @@ def main(argv=None):
     try:
         if not args.overwrite:
             read_state(checkpoint_dir)  # a corrupt state.json fails now, before the data is loaded
-        (train_split, val_split, test_split), info = data.load(split=("train", "validation", "test"),
+        (train_split, val_split, test_split), info = data.load(dataset, split=("train", "validation", "test"),
                                                                 data_dir=paths.tfds_dir(args.data_dir))
         machine_at_start = machine_description()
         start = time.perf_counter()

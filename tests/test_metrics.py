@@ -356,13 +356,19 @@ def test_evaluate_command_prints_the_table_and_writes_csv(tiny_cam_model, monkey
 
     from camlab import data, models
 
-    monkeypatch.setattr(models, "load_pretrained", lambda: tiny_cam_model)
-    monkeypatch.setattr(data, "load", lambda: ((None, toy_items(6)), SimpleNamespace(name="toy", version="1.0.0")))
+    asked = []
+    monkeypatch.setattr(models, "load_pretrained", lambda name=None: asked.append(name) or tiny_cam_model)
+    monkeypatch.setattr(data, "load", lambda name=None, split=None: asked.append((name, split)) or (
+        toy_items(6), SimpleNamespace(name="toy", version="1.0.0")))
     out_csv = tmp_path / "eval.csv"
     assert metrics.main(["--methods", "cam", "layer_cam", "--max-images", "4", "--csv", str(out_csv)]) == 0
     printed = capsys.readouterr().out
     assert "toy 1.0.0, test split, 4 images" in printed
     assert "layer_cam" in printed and "MaxBoxAccV2" in printed
     assert len(out_csv.read_text().splitlines()) == 3
+    assert asked == ["default", ("camlab_cars", "test")]
+    asked.clear()
+    assert metrics.main(["--model", "emblem", "--methods", "cam", "--max-images", "2"]) == 0
+    assert asked == ["emblem", ("camlab_cars/emblem", "test")]  # the emblem model on the emblem config
     with pytest.raises(SystemExit):
         metrics.main(["--methods", "magic"])

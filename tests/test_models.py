@@ -101,7 +101,9 @@ def test_shipped_model_and_card():
     card = models.model_card()
     assert CARD_KEYS <= set(card)
     assert card["dataset"]["name"] == "camlab_cars" and card["training_command"].startswith("python -m camlab train")
-    assert card["dataset"]["version"] == str(CamlabCars.VERSION)  # trained on the current release
+    # trained on the current release's images (2.1.0 added the emblem config; default's data are 2.0.0's)
+    assert card["dataset"]["version"].split(".")[0] == str(CamlabCars.VERSION.major)
+    assert card["dataset"]["config"] == "default"
     assert card["dataset"]["validation_examples"] == 500 and card["dataset"]["test_examples"] == 800
     # the course's targets, measured once on the test split
     assert card["test_accuracy"] >= 0.9 and card["cam_gt_known_loc"] >= 0.75 and card["cam_maxboxacc_v2"] >= 0.75
@@ -116,14 +118,46 @@ def test_shipped_model_and_card():
     model.get_layer(card["feature_layer"])
 
 
+def test_emblem_model_and_card_show_part_domination():
+    from camlab.datasets import camlab_cars
+
+    card, default = models.model_card("emblem"), models.model_card()
+    assert CARD_KEYS <= set(card)
+    assert card["dataset"]["name"] == "camlab_cars" and card["dataset"]["config"] == "emblem"
+    assert card["classes"] == list(camlab_cars.EMBLEM_NAMES)
+    assert card["training_command"].startswith("python -m camlab train --config emblem")
+    # the same recipe as the default model
+    for key in ("epochs", "seed", "batch_size", "learning_rate", "backbone", "input_shape"):
+        assert card[key] == default[key], key
+    assert card["test_accuracy"] >= 0.9  # the class is learnt from the emblem alone
+    assert card["cam_maxboxacc_v2"] <= default["cam_maxboxacc_v2"] - 0.10  # ... and its CAM boxes are too small
+    rows = {row["model"]: row for row in card["part_domination"]["rows"]}
+    assert rows["emblem"]["cam_mass_in_emblem"] > 1.5 * rows["default"]["cam_mass_in_emblem"]
+    assert rows["emblem"]["cam_maxboxacc_v2_vs_emblem_box"] > rows["emblem"]["cam_maxboxacc_v2"]
+    assert rows["emblem"]["cam_box_area_over_car_box"] < rows["default"]["cam_box_area_over_car_box"]
+    model = models.load_pretrained("emblem")
+    assert model.input_shape[1:] == tuple(card["input_shape"]) and model.get_layer("predictions").units == 8
+    model.get_layer(card["feature_layer"])
+    assert models.pretrained_path("emblem").name == "camlab_cars_emblem_tiny.keras"
+    assert models.pretrained_path() == models.pretrained_path("default") != models.pretrained_path("emblem")
+
+
+def test_unknown_shipped_model_names_the_choices():
+    with pytest.raises(ValueError, match="No shipped model 'paint'.*'default', 'emblem'"):
+        models.load_pretrained("paint")
+    with pytest.raises(ValueError, match="No shipped model"):
+        models.model_card("Emblem")
+
+
 @pytest.mark.slow
-def test_card_accuracy_holds_on_the_test_split():
-    """Re-measure the shipped model on the embedded test split (built on first use, ~30 s once)."""
+@pytest.mark.parametrize("name", ["default", "emblem"])
+def test_card_accuracy_holds_on_the_test_split(name):
+    """Re-measure a shipped model on its config's test split (built on first use, ~30 s once)."""
     from camlab import data, train
 
-    card = models.model_card()
-    test, _ = data.load(split="test")
-    scores = train.evaluate(models.load_pretrained(), test)
+    card = models.model_card(name)
+    test, _ = data.load(models.PRETRAINED_DATASETS[name], split="test")
+    scores = train.evaluate(models.load_pretrained(name), test)
     assert scores["count"] == card["dataset"]["test_examples"]
     assert abs(scores["test_accuracy"] - card["test_accuracy"]) <= 0.015
     assert abs(scores["cam_gt_known_loc"] - card["cam_gt_known_loc"]) <= 0.015
