@@ -23,6 +23,8 @@ import numpy as np
 import tensorflow as tf
 import keras
 
+from camlab import _graph
+
 CamResult = collections.namedtuple("CamResult", ["maps", "probabilities", "class_index", "layer"])
 CamResult.__doc__ = """What `compute_maps` returns, all from one forward pass.
 
@@ -30,13 +32,6 @@ maps: float32 (N, h, w) in [0, 1] (or (h, w) for a single image); probabilities:
 output (N, classes); class_index: the class each map explains (N,); layer: the feature layer's name.
 """
 
-# Layers that are the identity at inference: allowed between the feature map, the GAP and the Dense for CAM.
-_INFERENCE_IDENTITY = tuple(
-    getattr(keras.layers, name)
-    for name in ("Dropout", "SpatialDropout2D", "GaussianNoise", "GaussianDropout", "AlphaDropout", "Identity",
-                 "ActivityRegularization")
-    if hasattr(keras.layers, name)  # a Keras release may retire one
-)
 
 class _ProbeTracingFilter(logging.Filter):
     """Each (model, layer) probe traces its own tf.functions once, by design; TensorFlow's "triggered
@@ -55,100 +50,8 @@ _PROBES = weakref.WeakKeyDictionary()
 
 
 # ----------------------------------------------------------------------------------------------------------
-# Finding layers in a Keras graph
+# Finding the feature layer (the graph walking itself is in camlab._graph)
 # ----------------------------------------------------------------------------------------------------------
-
-
-def _producer(tensor):
-    """The layer that produced a symbolic Keras tensor (Keras records it as ``_keras_history``)."""
-    return tensor._keras_history.operation
-
-
-def _output_rank(layer):
-    try:
-        return len(layer.output.shape)
-    except (AttributeError, ValueError, RuntimeError):  # never called, or called more than once
-        return None
-
-
-def _walk(model, containers=()):
-    """Yield ``(layer, containers)`` for every layer, nested models included (containers: outermost first)."""
-    containers = containers + (model,)
-    for layer in model.layers:
-        yield layer, containers
-        if isinstance(layer, keras.Model):
-            yield from _walk(layer, containers)
-
-
-def _candidates(model):
-    """Names of the layers with a 4-D output: the feature maps CAM methods can use."""
-    return [
-        layer.name
-        for layer, _ in _walk(model)
-        if not isinstance(layer, keras.layers.InputLayer) and _output_rank(layer) == 4
-    ]
-
-
-def _innermost(layer):
-    """A nested model stands for the layer that produces its output."""
-    while isinstance(layer, keras.Model):
-        layer = _producer(layer.outputs[0])
-    return layer
-
-
-def _skip_back(layer, kinds):
-    """Step backwards from ``layer`` over layers of the given kinds."""
-    while isinstance(layer, kinds):
-        layer = _innermost(_producer(layer.input))
-    return layer
-
-
-def _is_softmax(layer):
-    if isinstance(layer, keras.layers.Softmax):
-        return True
-    return isinstance(layer, (keras.layers.Activation, keras.layers.Dense)) and (
-        getattr(layer.activation, "__name__", "") == "softmax"
-    )
-
-
-def _classifier(model):
-    """How to read the pre-softmax class scores off ``model``'s graph.
-
-    Returns ``(mode, layer, ends_in_softmax)``:
-    ``("dense", dense)``: scores = dense's pre-activation ``x @ W + b`` (x = the Dense's input);
-    ``("input", act)``: scores = the input of a final softmax Activation / Softmax layer;
-    ``("output", None)``: the model's output is taken as the scores.
-    """
-    last = _producer(model.outputs[0])
-    if isinstance(last, keras.layers.Dense):
-        return "dense", last, _is_softmax(last)
-    if _is_softmax(last):
-        return "input", last, True
-    return "output", None, False
-
-
-def _cam_layer(model):
-    """The feature layer of a ``feature map -> GlobalAveragePooling2D -> Dense`` head, or a ValueError."""
-    mode, head, _ = _classifier(model)
-    dense = head if mode == "dense" else None
-    if mode == "input":
-        before = _skip_back(_innermost(_producer(head.input)), _INFERENCE_IDENTITY)
-        if isinstance(before, keras.layers.Dense) and getattr(before.activation, "__name__", "") == "linear":
-            dense = before
-    why = None
-    if dense is None:
-        why = "its output does not come from a Dense layer"
-    else:
-        pool = _skip_back(_innermost(_producer(dense.input)), _INFERENCE_IDENTITY)
-        if not isinstance(pool, keras.layers.GlobalAveragePooling2D) or pool.keepdims:
-            why = f"the Dense layer {dense.name!r} is fed by {pool.name!r}, not by a GlobalAveragePooling2D"
-        else:
-            return _skip_back(_innermost(_producer(pool.input)), _INFERENCE_IDENTITY), dense
-    raise ValueError(
-        f"CAM needs a model that ends in feature map -> GlobalAveragePooling2D -> Dense, so that the "
-        f"Dense weights weigh the feature-map channels; model {model.name!r} does not ({why}). "
-        f"Use grad_cam, which works on any layer of any differentiable model."
-    )
 
 
 def find_feature_layer(model, for_cam=False):
@@ -159,36 +62,14 @@ def find_feature_layer(model, for_cam=False):
     output, looking inside a nested backbone model.
     """
     if for_cam:
-        return _cam_layer(model)[0]
+        return _graph.cam_layer(model)[0]
     found = None
     for layer in model.layers:
-        if not isinstance(layer, keras.layers.InputLayer) and _output_rank(layer) == 4:
+        if not isinstance(layer, keras.layers.InputLayer) and _graph.output_rank(layer) == 4:
             found = layer
     if found is None:
         raise ValueError(f"Model {model.name!r} has no layer with a 4-D (N, h, w, K) output to take maps from.")
     return find_feature_layer(found) if isinstance(found, keras.Model) else found
-
-
-def _locate(model, layer):
-    """``(layer, containers)`` for a layer given by name or object; containers: the models holding it."""
-    for candidate, containers in _walk(model):
-        if candidate is layer or (isinstance(layer, str) and candidate.name == layer):
-            break
-    else:
-        if isinstance(layer, str):
-            raise KeyError(
-                f"No layer named {layer!r} in model {model.name!r}. Layers with a 4-D output you can "
-                f"take maps from: {', '.join(_candidates(model))}"
-            )
-        raise ValueError(f"Layer {getattr(layer, 'name', layer)!r} is not part of model {model.name!r}.")
-    while isinstance(candidate, keras.Model):  # a nested model stands for the layer producing its output
-        containers, candidate = containers + (candidate,), _producer(candidate.outputs[0])
-    if _output_rank(candidate) != 4:
-        raise ValueError(
-            f"Layer {candidate.name!r} outputs shape {tuple(candidate.output.shape)}, but maps need a 4-D "
-            f"feature map (N, h, w, K). Candidates: {', '.join(_candidates(model))}"
-        )
-    return candidate, containers[1:]
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -196,52 +77,13 @@ def _locate(model, layer):
 # ----------------------------------------------------------------------------------------------------------
 
 
-def _single(tensors):
-    if len(tensors) != 1:
-        raise ValueError(f"CAM methods need a model with one input and one output, not {len(tensors)}.")
-    return tensors[0]
-
-
-def _tapped(model, containers, target, head=None):
-    """A keras.Model: model's input -> [target's output, head's input (or the output), model's output].
-
-    A layer inside a nested model is not reachable from the outer graph, so for that case the outer graph
-    is rebuilt by calling its own layers again (shared, not copied) on a new Input, with the nested model
-    replaced by its own tapped model that also returns the feature map.
-    """
-    if not containers:
-        side = head.input if head is not None else model.outputs[0]
-        return keras.Model(_single(model.inputs), [target.output, side, _single(model.outputs)])
-    inner = containers[0]
-    inner_tapped = _tapped(inner, containers[1:], target)
-    taps = {}
-
-    def call(layer, *args, **kwargs):
-        if layer is inner:
-            taps["feature"], _, out = inner_tapped(*args, **kwargs)
-            return out
-        if layer is head:
-            taps["side"] = args[0]
-        return layer(*args, **kwargs)
-
-    if isinstance(model, keras.Sequential):  # clone_model's call_function is for functional models only
-        inputs = keras.Input(shape=model.input_shape[1:])
-        outputs = inputs
-        for layer in model.layers:
-            outputs = call(layer, outputs)
-    else:
-        clone = keras.models.clone_model(model, clone_function=lambda layer: layer, call_function=call)
-        inputs, outputs = _single(clone.inputs), _single(clone.outputs)
-    return keras.Model(inputs, [taps["feature"], taps.get("side", outputs), outputs])
-
-
 class _Probe:
     """Everything the engine needs for one (model, layer), built once and cached in ``_PROBES``."""
 
     def __init__(self, model, layer, containers):
         self.layer = layer  # no reference to the model itself: the cache must not keep it alive
-        self.mode, self.head, self.ends_in_softmax = _classifier(model)
-        self.tapped = _tapped(model, containers, layer, self.head if self.mode != "output" else None)
+        self.mode, self.head, self.ends_in_softmax = _graph.classifier(model)
+        self.tapped = _graph.tapped(model, containers, layer, self.head if self.mode != "output" else None)
         self.num_classes = int(model.outputs[0].shape[-1])
         self.cam_dense = None
         self.forward = tf.function(self._forward, reduce_retracing=True)
@@ -251,8 +93,8 @@ class _Probe:
     def check_cam(self, model):
         """Find the Dense whose weights weigh this layer's channels (ValueError if the layer is not CAM's)."""
         if self.cam_dense is None:
-            cam_layer, dense = _cam_layer(model)
-            if _innermost(self.layer) is not cam_layer:
+            cam_layer, dense = _graph.cam_layer(model)
+            if _graph.innermost(self.layer) is not cam_layer:
                 raise ValueError(
                     f"CAM weighs the channels of the feature map that feeds GlobalAveragePooling2D -> Dense "
                     f"({cam_layer.name!r}); layer {self.layer.name!r} is not that one. Use grad_cam for "
@@ -307,7 +149,7 @@ def _probe_for(model, layer, for_cam):
         raise TypeError(f"model must be a keras.Model, not {type(model).__name__}.")
     if layer is None:
         layer = find_feature_layer(model, for_cam=for_cam)
-    layer, containers = _locate(model, layer)
+    layer, containers = _graph.locate(model, layer)
     probes = _PROBES.setdefault(model, {})
     if layer not in probes:
         probes[layer] = _Probe(model, layer, containers)
