@@ -12,6 +12,7 @@ Re-wiring calls the model's own layers again on a new Input (shared, not copied)
 caller's and the caller's model is never changed.
 """
 import keras
+import tensorflow as tf
 
 # Layers that are the identity at inference: allowed between the feature map, the GAP and the Dense for CAM.
 INFERENCE_IDENTITY = tuple(
@@ -176,3 +177,111 @@ def tapped(model, containers, target, head=None):
         inputs, outputs = single(clone.inputs), single(clone.outputs)
     return keras.Model(inputs, [taps["feature"], taps.get("side", outputs), outputs])
 
+
+
+# ----------------------------------------------------------------------------------------------------------
+# The guided graph (guided backpropagation)
+# ----------------------------------------------------------------------------------------------------------
+
+
+@tf.custom_gradient
+def guided_relu(x):
+    """ReLU forward; backward, the "guided" rule of Springenberg et al. (ICLR workshop 2015):
+    ``dL/dx = dL/dy * [x > 0] * [dL/dy > 0]`` - a gradient passes only where the input and the gradient
+    arriving from above are both positive."""
+
+    def gradient(upstream):
+        return upstream * tf.cast(x > 0, upstream.dtype) * tf.cast(upstream > 0, upstream.dtype)
+
+    return tf.nn.relu(x), gradient
+
+
+class GuidedReLU(keras.layers.Layer):
+    """A ReLU layer whose gradient follows ``guided_relu``; stands in for a ReLU in a guided graph."""
+
+    def call(self, inputs):
+        return guided_relu(inputs)
+
+
+class GuidedActivation(keras.layers.Layer):
+    """A layer with a fused ReLU (``Conv2D(..., activation="relu")``): the layer runs with a linear
+    activation (its own weights, restored activation afterwards), then ``guided_relu`` is applied."""
+
+    def __init__(self, layer, **kwargs):
+        super().__init__(name=layer.name, **kwargs)
+        self.wrapped = layer
+
+    def call(self, *args, **kwargs):
+        activation = self.wrapped.activation
+        self.wrapped.activation = keras.activations.linear
+        try:
+            outputs = self.wrapped(*args, **kwargs)
+        finally:
+            self.wrapped.activation = activation
+        return guided_relu(outputs)
+
+
+def _activation_name(layer):
+    return getattr(getattr(layer, "activation", None), "__name__", "")
+
+
+def is_plain_relu(layer):
+    """A ReLU layer (``layers.ReLU()`` with its defaults, or ``Activation("relu")``)."""
+    if isinstance(layer, keras.layers.ReLU):
+        return (layer.max_value is None and not float(layer.negative_slope) and not float(layer.threshold))
+    return isinstance(layer, keras.layers.Activation) and _activation_name(layer) == "relu"
+
+
+def guided(model, head=None):
+    """A keras.Model computing ``model``'s function with every ReLU made a ``GuidedReLU``, wired like
+    ``tapped``: input -> [head's input, head's input (or the output), model's output] (no feature map: the
+    guided graph is only differentiated with respect to its input).
+
+    ReLU / Activation("relu") layers are replaced, layers with a fused ReLU activation are wrapped
+    (``GuidedActivation``), nested models are guided in turn; all other layers are the caller's own, called
+    again (shared weights), so the result follows later changes to the weights and the model is untouched.
+    ReLUs with a cap, slope or threshold (ReLU6, leaky) and non-ReLU activations are left as they are.
+    """
+    taps = {}
+    outputs = _guided_outputs(model, head, taps)
+    side = taps.get("side", outputs) if head is not None else outputs
+    if head is not None and "side" not in taps:
+        raise ValueError(f"The classifier layer {head.name!r} of model {model.name!r} was not reached while "
+                         f"rebuilding the graph for guided backpropagation.")
+    return keras.Model(taps["inputs"], [side, side, outputs], name=f"{model.name}_guided")
+
+
+def _guided_outputs(model, head, taps, inputs=None):
+    """``model``'s graph re-called with guided ReLUs; records the Input (outermost call) and head's input."""
+
+    def call(layer, *args, **kwargs):
+        if layer is head:
+            taps["side"] = args[0]
+        if isinstance(layer, keras.Model):
+            return _guided_submodel(layer, head, taps)(*args, **kwargs)
+        if is_plain_relu(layer):
+            return GuidedReLU(name=layer.name)(args[0])
+        if not isinstance(layer, keras.layers.Activation) and _activation_name(layer) == "relu":
+            return GuidedActivation(layer)(*args, **kwargs)
+        return layer(*args, **kwargs)
+
+    if isinstance(model, keras.Sequential):  # clone_model's call_function is for functional models only
+        start = keras.Input(shape=model.input_shape[1:])
+        outputs = start
+        for layer in model.layers:
+            outputs = call(layer, outputs)
+    else:
+        clone = keras.models.clone_model(model, clone_function=lambda layer: layer, call_function=call)
+        start, outputs = single(clone.inputs), single(clone.outputs)
+    taps.setdefault("inputs", start)
+    return outputs
+
+
+def _guided_submodel(model, head, taps):
+    """A nested model, guided, as a keras.Model of its own (its Input is not the outer graph's)."""
+    inner = {}
+    outputs = _guided_outputs(model, head, inner)
+    if "side" in inner:
+        raise ValueError(f"The classifier layer {head.name!r} sits inside the nested model {model.name!r}; "
+                         f"guided backpropagation needs it in the outer model.")
+    return keras.Model(inner["inputs"], outputs, name=f"{model.name}_guided")

@@ -1,4 +1,4 @@
-"""One batched engine for CAM, Grad-CAM, Grad-CAM++, LayerCAM and Score-CAM.
+"""One batched engine for CAM, Grad-CAM, Grad-CAM++, LayerCAM and Score-CAM, and the input-gradient maps.
 
 Every method is the same four steps (the structure of pytorch-grad-cam's ``BaseCAM``); a method only
 supplies step 2:
@@ -11,6 +11,10 @@ supplies step 2:
    element-wise (N, h, w, K).
 3. ``M = ReLU(sum_k w_k * A_k)``, divided by its own maximum (an all-zero map stays zero).
 4. Optionally resized (bilinear) to ``size``.
+
+Saliency, guided backpropagation and Guided Grad-CAM are maps of the input: the same probe (of the model,
+or of its guided graph) gives ``dy^c/dX`` in one backward pass, reduced over colour channels.
+Graph walking and re-wiring live in ``camlab._graph``.
 
 Images are a batch (N, H, W, C) or one image (H, W, C) of float RGB in [0, 1] at the model's input size
 (the model holds any backbone preprocessing). This module knows nothing about boxes.
@@ -29,7 +33,8 @@ CamResult = collections.namedtuple("CamResult", ["maps", "probabilities", "class
 CamResult.__doc__ = """What `compute_maps` returns, all from one forward pass.
 
 maps: float32 (N, h, w) in [0, 1] (or (h, w) for a single image); probabilities: the model's softmax
-output (N, classes); class_index: the class each map explains (N,); layer: the feature layer's name.
+output (N, classes); class_index: the class each map explains (N,); layer: the feature layer's name
+(None for saliency and guided backprop, which are maps of the input).
 """
 
 
@@ -80,15 +85,18 @@ def find_feature_layer(model, for_cam=False):
 class _Probe:
     """Everything the engine needs for one (model, layer), built once and cached in ``_PROBES``."""
 
-    def __init__(self, model, layer, containers):
+    def __init__(self, model, layer, containers, guided=False):
         self.layer = layer  # no reference to the model itself: the cache must not keep it alive
         self.mode, self.head, self.ends_in_softmax = _graph.classifier(model)
-        self.tapped = _graph.tapped(model, containers, layer, self.head if self.mode != "output" else None)
+        head = self.head if self.mode != "output" else None
+        # guided: the model's guided graph, for input gradients only (its "feature map" is a placeholder)
+        self.tapped = _graph.guided(model, head) if guided else _graph.tapped(model, containers, layer, head)
         self.num_classes = int(model.outputs[0].shape[-1])
         self.cam_dense = None
         self.forward = tf.function(self._forward, reduce_retracing=True)
         self.gradients = tf.function(self._gradients, reduce_retracing=True)
         self.masked_scores = tf.function(self._masked_scores, reduce_retracing=True)
+        self.input_gradients = tf.function(self._input_gradients, reduce_retracing=True)
 
     def check_cam(self, model):
         """Find the Dense whose weights weigh this layer's channels (ValueError if the layer is not CAM's)."""
@@ -132,6 +140,18 @@ class _Probe:
             score = tf.reduce_sum(tf.gather(logits, class_index, batch_dims=1))
         grads = tape.gradient(score, feature, unconnected_gradients=tf.UnconnectedGradients.ZERO)
         return (tf.cast(feature, tf.float32), logits, probabilities, class_index, tf.cast(grads, tf.float32))
+
+    def _input_gradients(self, images, class_index):
+        """``dy^c/dX`` (N, H, W, C) for each image's class, with the probabilities and the classes used."""
+        with tf.GradientTape(watch_accessed_variables=False) as tape:
+            tape.watch(images)
+            _, side, output = self.tapped(images, training=False)
+            logits, probabilities = self._scores(side, output)
+            predicted = tf.argmax(logits, axis=-1, output_type=tf.int32)
+            class_index = tf.where(class_index < 0, predicted, class_index)
+            score = tf.reduce_sum(tf.gather(logits, class_index, batch_dims=1))
+        grads = tape.gradient(score, images, unconnected_gradients=tf.UnconnectedGradients.ZERO)
+        return tf.cast(grads, tf.float32), probabilities, class_index
 
     def _masked_scores(self, images, channels, owner, class_index):
         """Score-CAM's p^c(X * H_k) for a chunk of (image, channel) pairs: channels (B, h, w, 1) of the
@@ -196,24 +216,45 @@ def _layer_cam_weights(run):
     return tf.nn.relu(run.gradients)
 
 
-def _score_cam_weights(run, batch_size=32):
+def _check_max_n(max_n, channels):
+    """None -> every channel; an int >= 1 -> at most ``channels`` (a larger one is clamped to ``channels``)."""
+    if max_n is None:
+        return channels
+    if isinstance(max_n, bool) or not isinstance(max_n, (int, np.integer)) or max_n < 1:
+        raise ValueError(f"max_n must be None (every channel) or a positive integer, got {max_n!r}.")
+    return min(int(max_n), channels)
+
+
+def _score_cam_weights(run, batch_size=32, max_n=None):
     """Score-CAM (Wang et al., CVPRW 2020): each channel, upsampled to the input size and min-max normalized
     to [0, 1], masks the input: ``H_k = norm(up(A_k))``, ``s_k = p^c(X * H_k)`` with p^c the class
     probability (the model's softmax output, as the authors' implementation scores the masked inputs);
     then ``w^c = softmax_k(s_k)`` over channels (Algorithm 1). The paper's baseline term p^c(X_b) is the
     same for every channel and softmax ignores constant shifts, so it drops out. The N*K masked images go
-    through the model ``batch_size`` at a time."""
-    if int(batch_size) < 1:
+    through the model ``batch_size`` at a time.
+
+    Faster-ScoreCAM (``max_n``, as in tf-keras-vis): per image only the ``max_n`` channels whose activations
+    vary most over space (largest variance of A_k) are scored; the softmax runs over those and every other
+    channel weighs 0. N*max_n masked images instead of N*K."""
+    if isinstance(batch_size, bool) or int(batch_size) != batch_size or int(batch_size) < 1:
         raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}.")
     batch_size = int(batch_size)
     n, h, w, k = run.activations.shape
-    channels = tf.reshape(tf.transpose(run.activations, (0, 3, 1, 2)), (n * k, h, w, 1))
-    owner = tf.repeat(tf.range(n), k)
+    m = _check_max_n(max_n, k)
+    by_channel = tf.transpose(run.activations, (0, 3, 1, 2))  # (n, k, h, w)
+    if m < k:
+        chosen = tf.math.top_k(tf.math.reduce_variance(by_channel, axis=(2, 3)), m).indices  # (n, m)
+        by_channel = tf.gather(by_channel, chosen, batch_dims=1)
+    channels = tf.reshape(by_channel, (n * m, h, w, 1))
+    owner = tf.repeat(tf.range(n), m)
     scores = [
         run.probe.masked_scores(run.images, channels[s : s + batch_size], owner[s : s + batch_size], run.class_index)
-        for s in range(0, n * k, batch_size)
+        for s in range(0, n * m, batch_size)
     ]
-    return tf.nn.softmax(tf.reshape(tf.concat(scores, axis=0), (n, k)), axis=-1)[:, None, None, :]
+    weights = tf.nn.softmax(tf.reshape(tf.concat(scores, axis=0), (n, m)), axis=-1)
+    if m < k:  # back to one weight per channel: (n, m) -> (n, k), zeros for the channels not scored
+        weights = tf.reduce_sum(weights[:, :, None] * tf.one_hot(chosen, k, dtype=weights.dtype), axis=1)
+    return weights[:, None, None, :]
 
 
 # method -> (weight function, needs gradients)
@@ -231,10 +272,15 @@ _WEIGHTS = {
 # ----------------------------------------------------------------------------------------------------------
 
 
-def _combine(activations, weights):
-    """``M = ReLU(sum_k w_k A_k) / max_ij M``: per map, safe divide so an all-zero map stays zero."""
-    maps = tf.nn.relu(tf.reduce_sum(activations * weights, axis=-1))
-    return tf.math.divide_no_nan(maps, tf.reduce_max(maps, axis=(1, 2), keepdims=True))
+def _unit(maps):
+    """Each map divided by its largest magnitude (safe divide: an all-zero map stays zero)."""
+    return tf.math.divide_no_nan(maps, tf.reduce_max(tf.abs(maps), axis=(1, 2), keepdims=True))
+
+
+def _combine(activations, weights, signed=False):
+    """``M = ReLU(sum_k w_k A_k) / max_ij M`` per map; ``signed``: without the ReLU, divided by max |M|."""
+    maps = tf.reduce_sum(activations * weights, axis=-1)
+    return _unit(maps if signed else tf.nn.relu(maps))
 
 
 def _as_batch(images, model):
@@ -282,42 +328,99 @@ def _class_indices(class_index, n, num_classes):
     return values.astype(np.int32)
 
 
-def _resize(maps, size):
-    if size is None:
-        return maps
-    if len(size) != 2 or any(int(s) != s or s < 1 for s in size):
+def _check_size(size):
+    if size is not None and (len(size) != 2 or any(int(s) != s or s < 1 for s in size)):
         raise ValueError(f"size must be (height, width) in positive ints, got {size!r}.")
+
+
+def _resize(maps, size, signed=False):
+    if size is None or tuple(maps.shape[1:3]) == tuple(int(s) for s in size):
+        return maps
     resized = tf.image.resize(maps[..., None], (int(size[0]), int(size[1])), method="bilinear")[..., 0]
-    return tf.clip_by_value(resized, 0.0, 1.0)
+    return tf.clip_by_value(resized, -1.0 if signed else 0.0, 1.0)
 
 
-def compute_maps(model, images, method="cam", class_index=None, layer=None, size=None, **options):
+def compute_maps(model, images, method="cam", class_index=None, layer=None, size=None, signed=False, **options):
     """Maps and the model's predictions from the same forward pass: the engine's one call.
 
     method: a key of `METHODS`. class_index: None (each image's predicted class), an int, or one per image.
-    layer: None (`find_feature_layer`), a layer name or a layer (inside a nested model too). size: (H, W)
-    to resize the maps to (bilinear), or None for the feature map's resolution. options: the method's own
-    (``batch_size`` for Score-CAM). Returns ``CamResult(maps, probabilities, class_index, layer)``; for a
-    single (H, W, C) image, the batch axis is dropped from all three arrays.
+    layer: None (`find_feature_layer`), a layer name or a layer (inside a nested model too); saliency and
+    guided backprop are maps of the input and ignore it. size: (H, W) to resize the maps to (bilinear), or
+    None for the feature map's resolution (the input's for the pixel methods). signed: False gives the maps
+    in [0, 1]; True gives them before their ReLU (or absolute value) - ``sum_k w_k A_k``, or the gradient
+    of each pixel's largest-magnitude colour channel with its sign - divided by their largest magnitude, in
+    [-1, 1] (sanity checks compare both). options: the method's own (``batch_size`` and ``max_n`` for
+    Score-CAM). Returns ``CamResult(maps, probabilities, class_index, layer)``; for a single (H, W, C)
+    image, the batch axis is dropped from all three arrays.
     """
-    if method not in _WEIGHTS:
-        raise ValueError(f"Unknown method {method!r}; choose one of {', '.join(_WEIGHTS)}.")
-    weight_fn, needs_gradients = _WEIGHTS[method]
+    if method not in METHODS:
+        raise ValueError(f"Unknown method {method!r}; choose one of {', '.join(METHODS)}.")
+    _check_size(size)
     x, single = _as_batch(images, model)
-    probe = _probe_for(model, layer, for_cam=method == "cam")
-    if method == "cam":
-        probe.check_cam(model)  # fail before the forward pass
-    wanted = tf.constant(_class_indices(class_index, int(x.shape[0]), probe.num_classes))
-    if needs_gradients:
-        activations, _, probabilities, used, gradients = probe.gradients(x, wanted)
+    if method in _PIXEL_METHODS:
+        if options:
+            raise TypeError(f"{method} takes no options, got {', '.join(options)}.")
+        maps, probabilities, used, layer_name = _pixel_maps(model, x, method, class_index, layer, size, signed)
     else:
-        (activations, _, probabilities, used), gradients = probe.forward(x, wanted), None
-    weights = weight_fn(_Pass(probe, x, activations, gradients, used), **options)
-    maps = _resize(_combine(activations, weights), size).numpy().astype(np.float32)
-    probabilities, used = probabilities.numpy(), used.numpy()
+        weight_fn, needs_gradients = _WEIGHTS[method]
+        probe = _probe_for(model, layer, for_cam=method == "cam")
+        if method == "cam":
+            probe.check_cam(model)  # fail before the forward pass
+        wanted = tf.constant(_class_indices(class_index, int(x.shape[0]), probe.num_classes))
+        if needs_gradients:
+            activations, _, probabilities, used, gradients = probe.gradients(x, wanted)
+        else:
+            (activations, _, probabilities, used), gradients = probe.forward(x, wanted), None
+        weights = weight_fn(_Pass(probe, x, activations, gradients, used), **options)
+        maps, layer_name = _resize(_combine(activations, weights, signed), size, signed), probe.layer.name
+    maps = np.asarray(maps, dtype=np.float32)
+    probabilities, used = np.asarray(probabilities), np.asarray(used)
     if single:
         maps, probabilities, used = maps[0], probabilities[0], int(used[0])
-    return CamResult(maps, probabilities, used, probe.layer.name)
+    return CamResult(maps, probabilities, used, layer_name)
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Maps of the input: saliency, guided backpropagation, Guided Grad-CAM
+# ----------------------------------------------------------------------------------------------------------
+
+# model -> the _Probe of its guided graph (camlab._graph.guided); weak, like _PROBES.
+_GUIDED = weakref.WeakKeyDictionary()
+
+# method -> (through the guided graph, times Grad-CAM)
+_PIXEL_METHODS = {
+    "saliency": (False, False),
+    "guided_backprop": (True, False),
+    "guided_grad_cam": (True, True),
+}
+
+
+def _guided_probe(model):
+    if not isinstance(model, keras.Model):
+        raise TypeError(f"model must be a keras.Model, not {type(model).__name__}.")
+    if model not in _GUIDED:
+        _GUIDED[model] = _Probe(model, None, (), guided=True)
+    return _GUIDED[model]
+
+
+def _pixel_maps(model, x, method, class_index, layer, size, signed):
+    """``G = dy^c/dX`` through the model (saliency) or its guided graph; per pixel, the colour channel with
+    the largest |G| gives the map (its magnitude, or signed); Guided Grad-CAM multiplies that by Grad-CAM
+    upsampled to the input. Each map is divided by its largest magnitude."""
+    through_guided, times_grad_cam = _PIXEL_METHODS[method]
+    probe = _guided_probe(model) if through_guided else _probe_for(model, None, for_cam=False)
+    wanted = tf.constant(_class_indices(class_index, int(x.shape[0]), probe.num_classes))
+    grads, probabilities, used = probe.input_gradients(x, wanted)
+    if signed:
+        strongest = tf.argmax(tf.abs(grads), axis=-1, output_type=tf.int32)
+        maps = tf.gather(grads, strongest[..., None], batch_dims=3)[..., 0]
+    else:
+        maps = tf.reduce_max(tf.abs(grads), axis=-1)
+    layer_name = None
+    if times_grad_cam:
+        result = compute_maps(model, x, "grad_cam", used.numpy(), layer, tuple(x.shape[1:3]))
+        maps, layer_name = maps * result.maps, result.layer
+    return _resize(_unit(maps), size, signed), probabilities, used, layer_name
 
 
 def class_activation_map(model, images, class_index=None, layer=None, size=None):
@@ -340,9 +443,35 @@ def layer_cam(model, images, class_index=None, layer=None, size=None):
     return compute_maps(model, images, "layer_cam", class_index, layer, size).maps
 
 
-def score_cam(model, images, class_index=None, layer=None, size=None, batch_size=32):
-    """Score-CAM maps: channels weighted by the class probability of the input masked by each channel."""
-    return compute_maps(model, images, "score_cam", class_index, layer, size, batch_size=batch_size).maps
+def score_cam(model, images, class_index=None, layer=None, size=None, batch_size=32, max_n=None):
+    """Score-CAM maps: channels weighted by the class probability of the input masked by each channel.
+
+    max_n: None scores every channel (K masked forward passes per image); an int scores only the max_n
+    channels of largest spatial variance (Faster-ScoreCAM; max_n=10 is tf-keras-vis's usual choice). A
+    max_n larger than the layer's channel count is clamped to it (the full Score-CAM); 0, negative or
+    non-integer values are a ValueError.
+    """
+    return compute_maps(model, images, "score_cam", class_index, layer, size, batch_size=batch_size,
+                        max_n=max_n).maps
+
+
+def saliency(model, images, class_index=None, size=None):
+    """Saliency maps (Simonyan et al., ICLR workshop 2014), the vanilla gradient, (N, H, W) in [0, 1]:
+    ``M_ij = max_c |dy^c/dX_ijc|`` (y^c the pre-softmax score, max over colour channels), divided by its max."""
+    return compute_maps(model, images, "saliency", class_index, None, size).maps
+
+
+def guided_backprop(model, images, class_index=None, size=None):
+    """Guided backpropagation maps (Springenberg et al., 2015), reduced like `saliency`: the input gradient
+    through a guided copy of the graph (camlab._graph.guided: every ReLU passes gradients only where its
+    input and the gradient are positive; the copy shares the caller's layers, which stay unchanged)."""
+    return compute_maps(model, images, "guided_backprop", class_index, None, size).maps
+
+
+def guided_grad_cam(model, images, class_index=None, layer=None, size=None):
+    """Guided Grad-CAM (Selvaraju et al., ICCV 2017): Grad-CAM upsampled (bilinear) to the input size times
+    the guided backpropagation map, per pixel, divided by its max: fine detail where Grad-CAM says."""
+    return compute_maps(model, images, "guided_grad_cam", class_index, layer, size).maps
 
 
 METHODS = {
@@ -351,6 +480,9 @@ METHODS = {
     "grad_cam_plus_plus": grad_cam_plus_plus,
     "layer_cam": layer_cam,
     "score_cam": score_cam,
+    "saliency": saliency,
+    "guided_backprop": guided_backprop,
+    "guided_grad_cam": guided_grad_cam,
 }
 
 
