@@ -95,8 +95,8 @@ class _Probe:
         self.cam_dense = None
         self.forward = tf.function(self._forward, reduce_retracing=True)
         self.gradients = tf.function(self._gradients, reduce_retracing=True)
-        self.masked_scores = tf.function(self._masked_scores, reduce_retracing=True)
         self.input_gradients = tf.function(self._input_gradients, reduce_retracing=True)
+        self.masked_scores = tf.function(self._masked_scores, reduce_retracing=True)
 
     def check_cam(self, model):
         """Find the Dense whose weights weigh this layer's channels (ValueError if the layer is not CAM's)."""
@@ -122,36 +122,28 @@ class _Probe:
         return tf.cast(logits, tf.float32), tf.cast(probabilities, tf.float32)
 
     def _forward(self, images, class_index):
+        """Feature map, pre-softmax scores, probabilities, the class per image (-1 -> predicted), and
+        ``sum_n y_n^{c_n}``: images are independent at inference, so its gradient is each image's own."""
         feature, side, output = self.tapped(images, training=False)
         logits, probabilities = self._scores(side, output)
         predicted = tf.argmax(logits, axis=-1, output_type=tf.int32)
         class_index = tf.where(class_index < 0, predicted, class_index)
-        return tf.cast(feature, tf.float32), logits, probabilities, class_index
+        score = tf.reduce_sum(tf.gather(logits, class_index, batch_dims=1))
+        return tf.cast(feature, tf.float32), logits, probabilities, class_index, score
 
-    def _gradients(self, images, class_index):
+    def _gradients(self, images, class_index, of_input=False):
+        """The forward pass with ``dy^c/dA`` (or, ``of_input``, ``dy^c/dX``) per image."""
         # Watching the input (not the variables) records every op after it, frozen layers included.
         with tf.GradientTape(watch_accessed_variables=False) as tape:
             tape.watch(images)
-            feature, side, output = self.tapped(images, training=False)
-            logits, probabilities = self._scores(side, output)
-            predicted = tf.argmax(logits, axis=-1, output_type=tf.int32)
-            class_index = tf.where(class_index < 0, predicted, class_index)
-            # Images are independent at inference, so d(sum_n y_n^{c_n})/dA_n = dy_n^{c_n}/dA_n per image.
-            score = tf.reduce_sum(tf.gather(logits, class_index, batch_dims=1))
-        grads = tape.gradient(score, feature, unconnected_gradients=tf.UnconnectedGradients.ZERO)
-        return (tf.cast(feature, tf.float32), logits, probabilities, class_index, tf.cast(grads, tf.float32))
+            feature, logits, probabilities, class_index, score = self._forward(images, class_index)
+        grads = tape.gradient(score, images if of_input else feature,
+                              unconnected_gradients=tf.UnconnectedGradients.ZERO)
+        return feature, logits, probabilities, class_index, tf.cast(grads, tf.float32)
 
     def _input_gradients(self, images, class_index):
-        """``dy^c/dX`` (N, H, W, C) for each image's class, with the probabilities and the classes used."""
-        with tf.GradientTape(watch_accessed_variables=False) as tape:
-            tape.watch(images)
-            _, side, output = self.tapped(images, training=False)
-            logits, probabilities = self._scores(side, output)
-            predicted = tf.argmax(logits, axis=-1, output_type=tf.int32)
-            class_index = tf.where(class_index < 0, predicted, class_index)
-            score = tf.reduce_sum(tf.gather(logits, class_index, batch_dims=1))
-        grads = tape.gradient(score, images, unconnected_gradients=tf.UnconnectedGradients.ZERO)
-        return tf.cast(grads, tf.float32), probabilities, class_index
+        """Probabilities, classes used and ``dy^c/dX`` (N, H, W, C)."""
+        return self._gradients(images, class_index, of_input=True)[2:]
 
     def _masked_scores(self, images, channels, owner, class_index):
         """Score-CAM's p^c(X * H_k) for a chunk of (image, channel) pairs: channels (B, h, w, 1) of the
@@ -370,7 +362,7 @@ def compute_maps(model, images, method="cam", class_index=None, layer=None, size
         if needs_gradients:
             activations, _, probabilities, used, gradients = probe.gradients(x, wanted)
         else:
-            (activations, _, probabilities, used), gradients = probe.forward(x, wanted), None
+            (activations, _, probabilities, used, _), gradients = probe.forward(x, wanted), None
         weights = weight_fn(_Pass(probe, x, activations, gradients, used), **options)
         maps, layer_name = _resize(_combine(activations, weights, signed), size, signed), probe.layer.name
     maps = np.asarray(maps, dtype=np.float32)
@@ -410,7 +402,7 @@ def _pixel_maps(model, x, method, class_index, layer, size, signed):
     through_guided, times_grad_cam = _PIXEL_METHODS[method]
     probe = _guided_probe(model) if through_guided else _probe_for(model, None, for_cam=False)
     wanted = tf.constant(_class_indices(class_index, int(x.shape[0]), probe.num_classes))
-    grads, probabilities, used = probe.input_gradients(x, wanted)
+    probabilities, used, grads = probe.input_gradients(x, wanted)
     if signed:
         strongest = tf.argmax(tf.abs(grads), axis=-1, output_type=tf.int32)
         maps = tf.gather(grads, strongest[..., None], batch_dims=3)[..., 0]
