@@ -314,7 +314,8 @@ def _box_pixels(gt, height, width):
 
 
 def _check_tolerance(tolerance):
-    if isinstance(tolerance, bool) or not np.isscalar(tolerance) or not np.isfinite(tolerance) or tolerance < 0:
+    if (isinstance(tolerance, bool) or not isinstance(tolerance, (int, float, np.integer, np.floating))
+            or not np.isfinite(tolerance) or tolerance < 0):
         raise ValueError(f"tolerance must be a number of pixels >= 0; got {tolerance!r}.")
     return float(tolerance)
 

@@ -288,7 +288,7 @@ def test_sanity_check_cascading_leaves_the_model_byte_identical(net_and_images):
     # CAM and Grad-CAM on a GAP -> Dense head are the same map: the same scores at every step
     np.testing.assert_allclose(report.scores["cam"]["spearman"], report.scores["grad_cam"]["spearman"], atol=1e-4)
     text = str(report)
-    assert "original" in text and "guided_backprop |spearman|" in text and len(text.splitlines()) == 6
+    assert "original" in text and "guided_backprop |spearman|" in text and len(text.splitlines()) == 7
     assert report._repr_html_().startswith("<table>")
 
 
@@ -345,3 +345,33 @@ def test_sanity_check_bad_input(net_and_images):
         evaluation.sanity_check(frozen, images)
     with pytest.raises(ValueError, match=r"\(N, H, W, C\)"):
         evaluation.sanity_check(model, images[0])
+
+
+def test_sanity_check_figures():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from camlab import viz
+
+    steps = ["original"] + [f"layer{k}" for k in range(11, 0, -1)]
+    rng = np.random.default_rng(0)
+    scores = {m: {k: rng.uniform(-1, 1, (12, 2)) for k in ("spearman", "spearman_abs", "ssim")}
+              for m in ("cam", "saliency")}
+    maps = {m: rng.uniform(0, 1, (12, 1, 6, 6)).astype(np.float32) for m in scores}
+    report = evaluation.SanityCheck(steps, ["cam", "saliency"], scores, maps, "cascading", np.array([0, 1]))
+    fig = viz.sanity_check_maps(report, max_steps=5)
+    panels = [ax for ax in fig.axes if ax.get_label() != "<colorbar>"]
+    assert len(panels) == 2 * 5 and len(fig.axes) == 11  # 2 methods x 5 steps, and one colorbar
+    assert [ax.get_title() for ax in panels[:5]] == ["original", "layer9", "layer6", "layer4", "layer1"]  # steps 0, 3, 6, 8, 11
+    over = viz.sanity_check_maps(report, image=rng.uniform(0, 1, (24, 24, 3)), max_steps=3)
+    assert len(over.axes) == 2 * 3 + 1
+    curves = viz.sanity_check_curves(report)
+    assert len(curves.axes) == 3 and len(curves.axes[0].lines) == 2 + 1  # one line per method + the zero line
+    np.testing.assert_allclose(curves.axes[2].lines[0].get_ydata(), scores["cam"]["ssim"].mean(axis=1))
+    with pytest.raises(ValueError, match="keep_maps=2"):
+        viz.sanity_check_maps(report, image_index=1)
+    with pytest.raises(ValueError, match="sanity_check returns"):
+        viz.sanity_check_maps({"steps": steps})
+    plt.close("all")
