@@ -372,6 +372,20 @@ def compute_maps(model, images, method="cam", class_index=None, layer=None, size
     return CamResult(maps, probabilities, used, layer_name)
 
 
+def unsigned_maps(method, signed):
+    """The maps ``compute_maps`` gives with ``signed=False``, from its ``signed=True`` maps at the same
+    resolution (no second pass): ``|S|`` for the maps of the input (saliency, guided backprop, Guided
+    Grad-CAM), ``ReLU(S) / max ReLU(S)`` for the channel-weight methods (an all-zero map stays zero)."""
+    if method not in METHODS:
+        raise ValueError(f"Unknown method {method!r}; choose one of {', '.join(METHODS)}.")
+    signed = np.asarray(signed, dtype=np.float32)
+    if method in _PIXEL_METHODS:
+        return np.abs(signed)
+    kept = np.maximum(signed, 0.0)
+    peak = kept.max(axis=(-2, -1), keepdims=True)
+    return np.divide(kept, peak, out=np.zeros_like(kept), where=peak > 0)
+
+
 # ----------------------------------------------------------------------------------------------------------
 # Maps of the input: saliency, guided backpropagation, Guided Grad-CAM
 # ----------------------------------------------------------------------------------------------------------

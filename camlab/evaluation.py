@@ -311,7 +311,7 @@ class SanityCheck:
 
 
 def sanity_check(model, images, methods=SANITY_METHODS, mode="cascading", seed=0, class_index=None, layers=None,
-                 keep_maps=1, show_progress=True):
+                 keep_maps=1, options=None, show_progress=True):
     """Adebayo et al.'s model-parameter randomization test (NeurIPS 2018) on a copy of ``model``.
 
     The layers with trainable weights (nested models opened; or the names in ``layers``) are randomized from
@@ -322,6 +322,9 @@ def sanity_check(model, images, methods=SANITY_METHODS, mode="cascading", seed=0
     the input's resolution: Spearman rank correlation of the signed maps (``compute_maps(signed=True)``) and
     of their absolute values, and SSIM of the maps in [0, 1] (``ssim``). A map that explains the model falls
     towards 0 as the weights are randomized; one that stays near 1 shows the image, not the model.
+    One pass per method and step gives the signed maps; the maps in [0, 1] follow from them
+    (``camlab.cam.unsigned_maps``); both are resized (bilinear) to the input size. ``options``: per method,
+    keyword arguments for ``compute_maps``, e.g. ``{"score_cam": {"max_n": 10}}``.
 
     The caller's model is never changed (only the copy is). Returns a ``SanityCheck`` (table in ``rows``).
     Errors: an unknown method or mode, a model without trainable weights, a layer name not among them.
@@ -352,17 +355,27 @@ def sanity_check(model, images, methods=SANITY_METHODS, mode="cascading", seed=0
             raise ValueError(f"layers {missing} are not layers with trainable weights of {model.name!r}; "
                              f"choose from {', '.join(candidates)}.")
         order = [candidates[name] for name in layers]
+    options = dict(options or {})
+    stray = sorted(set(options) - set(methods))
+    if stray:
+        raise ValueError(f"options for {stray}, which are not among the methods {methods}.")
     original = copy.get_weights()
     size = images.shape[1:3]
-    first = _cam.compute_maps(copy, images, methods[0], class_index=class_index, size=size)
+    first = _cam.compute_maps(copy, images, methods[0], class_index=class_index, **options.get(methods[0], {}))
     classes = np.atleast_1d(first.class_index)
+
+    def at_input_size(maps, low):
+        if maps.shape[1:3] == size:
+            return maps
+        return np.stack([np.clip(cv2.resize(m, (size[1], size[0]), interpolation=cv2.INTER_LINEAR), low, 1.0)
+                         for m in maps])
 
     def maps_now():
         got = {}
         for method in methods:
-            shown = _cam.compute_maps(copy, images, method, class_index=classes, size=size).maps
-            signed = _cam.compute_maps(copy, images, method, class_index=classes, size=size, signed=True).maps
-            got[method] = (shown, signed)
+            signed = _cam.compute_maps(copy, images, method, class_index=classes, signed=True,
+                                       **options.get(method, {})).maps
+            got[method] = (at_input_size(_cam.unsigned_maps(method, signed), 0.0), at_input_size(signed, -1.0))
         return got
 
     steps = ["original"] + [layer.name for layer in order]

@@ -627,3 +627,12 @@ def test_pixel_methods_on_resnet50(resnet):
     assert not np.allclose(cam.guided_backprop(resnet, x), cam.saliency(resnet, x), atol=1e-3)
     assert all(np.array_equal(a, b) for a, b in zip(before, resnet.get_weights()))
     assert cam.score_cam(resnet, x[:1], max_n=3).shape == (1, 2, 2)
+
+
+@pytest.mark.parametrize("method", sorted(cam.METHODS))
+def test_unsigned_maps_are_the_maps_from_the_signed_ones(method, kinds, rgb):
+    model = kinds["functional"]
+    signed = cam.compute_maps(model, rgb, method, class_index=1, signed=True).maps
+    assert signed.min() >= -1.0 and np.abs(signed).max() == pytest.approx(1.0, abs=1e-6)
+    np.testing.assert_allclose(cam.unsigned_maps(method, signed), cam.compute_maps(model, rgb, method, class_index=1).maps,
+                               atol=1e-6)

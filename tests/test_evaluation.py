@@ -375,3 +375,14 @@ def test_sanity_check_figures():
     with pytest.raises(ValueError, match="sanity_check returns"):
         viz.sanity_check_maps({"steps": steps})
     plt.close("all")
+
+
+def test_sanity_check_options_reach_the_method(net_and_images):
+    model, images = net_and_images
+    fast = evaluation.sanity_check(model, images, methods=("score_cam",), layers=["predictions"],
+                                   options={"score_cam": {"max_n": 1}}, show_progress=False, keep_maps=3)
+    classes = fast.class_index
+    expected = cam.score_cam(model, images, classes, max_n=1, size=(12, 12))
+    np.testing.assert_allclose(fast.maps["score_cam"][0], expected, atol=1e-5)
+    with pytest.raises(ValueError, match="not among the methods"):
+        evaluation.sanity_check(model, images, methods=("cam",), options={"score_cam": {"max_n": 1}})
