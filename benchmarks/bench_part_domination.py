@@ -37,9 +37,13 @@ def where_the_mass_is(model, test, batch_size=64, max_images=None):
     size = tuple(model.input_shape[1:3])
     split = test.take(max_images) if max_images else test
     in_emblem, in_car, area_ratio = [], [], []
-    for batch in split.batch(batch_size).map(lambda b: {**b, "image": data.normalize_and_resize_img(b, size)[0]}):
-        maps = cam.compute_maps(model, batch["image"].numpy(), "cam", class_index=batch["label"].numpy()).maps
-        for cam_map, car, emblem in zip(maps, batch["bbox"].numpy(), batch["emblem_bbox"].numpy()):
+    def prepare(item):
+        image, label = data.normalize_and_resize_img(item, size)
+        return image, label, item["bbox"], item["emblem_bbox"]
+
+    for images, labels, cars, emblems in split.map(prepare).batch(batch_size):
+        maps = cam.compute_maps(model, images.numpy(), "cam", class_index=labels.numpy()).maps
+        for cam_map, car, emblem in zip(maps, cars.numpy(), emblems.numpy()):
             total = float(cam_map.sum())
             in_emblem.append(float(cam_map[box_mask(emblem, *cam_map.shape)].sum()) / total if total else 0.0)
             in_car.append(float(cam_map[box_mask(car, *cam_map.shape)].sum()) / total if total else 0.0)

@@ -135,6 +135,12 @@ def test_train_command_never_replaces_a_model_silently(tmp_path, capsys):
     assert existing.read_bytes() == b"someone's model"
     assert capsys.readouterr().err == (f"camlab train: error: {existing} exists; pass --overwrite to replace it "
                                        f"(or choose another --out).\n")
+    emblem = tmp_path / "camlab_cars_emblem_tiny.keras"  # --config emblem writes its own file, guarded the same way
+    emblem.write_bytes(b"someone's emblem model")
+    assert training.main(["--config", "emblem", "--epochs", "1", "--out", str(tmp_path)]) == 2
+    assert emblem.read_bytes() == b"someone's emblem model" and existing.read_bytes() == b"someone's model"
+    with pytest.raises(SystemExit):
+        training.main(["--config", "paint", "--out", str(tmp_path)])
 
 
 def _val_accuracy(model, split):
