@@ -6,6 +6,9 @@ folder of notebooks (the learner is then the file name). See ``camlab.grading`` 
 from __future__ import annotations
 
 import argparse
+import hashlib
+import json
+import os
 import shutil
 import sys
 import tempfile
@@ -13,18 +16,20 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import asdict
 from pathlib import Path
 
+from camlab.grading import sandbox
 from camlab.grading.judge import grade_notebook
-from camlab.grading.kernels import Limits, grader_kernelspec
+from camlab.grading.kernels import Limits, grader_kernels
 from camlab.grading.report import summarize, write_results
 from camlab.grading.submissions import exercise_keys, find_submissions, identify, read_submission
 from camlab.grading.text import clip
 
 
-def grade_learner(learner, notebooks, catalog, limits, root):
-    """Grade every notebook of one learner. ``notebooks``: ``[(path, module or None, how, problem)]``."""
-    kernels_dir = Path(tempfile.mkdtemp(prefix="camlab-kernels-"))
-    try:
-        grader_kernelspec(kernels_dir, limits)
+def grade_learner(learner, notebooks, catalog, limits, root, isolation=None, hide=()):
+    """Grade every notebook of one learner. ``notebooks``: ``[(path, module or None, how, problem)]``.
+
+    ``isolation`` (``sandbox.detect()``) and ``hide`` (folders the kernels must not see): see ``grader_kernels``.
+    """
+    with grader_kernels(limits, isolation, hide) as kernels_dir:
         per_notebook = []
         for path, module_name, how, problem in notebooks:
             entry = {"file": Path(path).relative_to(root).as_posix(), "module": module_name, "identified_by": how}
@@ -37,13 +42,16 @@ def grade_learner(learner, notebooks, catalog, limits, root):
                 entry["id"] = notebook_id
                 entry.update(grade_notebook(path, module_name, pairs, limits, kernels_dir))
             per_notebook.append(entry)
-    finally:
-        shutil.rmtree(kernels_dir, ignore_errors=True)
     return learner, per_notebook
 
 
-def grade_folder(submissions, out_dir, jobs=1, limits=None, show_progress=True):
-    """Grade every learner in ``submissions``; write results.csv, results.json and feedback pages to ``out_dir``."""
+def grade_folder(submissions, out_dir, jobs=1, limits=None, show_progress=True, isolation="auto", shard=None):
+    """Grade every learner in ``submissions``; write results.csv, results.json and feedback pages to ``out_dir``.
+
+    ``isolation``: ``"auto"``, ``"bubblewrap"``, ``"none"`` (see ``camlab.grading.sandbox.detect``) or an
+    ``Isolation``. ``shard=(K, N)`` grades only the K-th of N slices of the learners (``shard_of``); join the
+    slices' results with ``merge``.
+    """
     from camlab._progress import progress
 
     limits = limits or Limits()
@@ -51,6 +59,10 @@ def grade_folder(submissions, out_dir, jobs=1, limits=None, show_progress=True):
     if out_dir == submissions or submissions in out_dir.parents:
         raise ValueError(f"--out {out_dir} is inside the submissions folder, which grading never writes to; "
                          f"choose a folder outside it.")
+    isolation = sandbox.detect(isolation) if isinstance(isolation, str) else isolation
+    for warning in isolation.warnings:
+        print(f"camlab grade: warning: {warning}", file=sys.stderr)
+    hide = (submissions, out_dir)
     learners = find_submissions(submissions)
     plan, catalog = {}, {}
     for learner, paths in learners.items():
@@ -66,19 +78,23 @@ def grade_folder(submissions, out_dir, jobs=1, limits=None, show_progress=True):
             plan[learner].append((str(path), module_name, how, problem))
     columns = [f"{catalog[m][0]}:{attribute}" for m in sorted(catalog, key=lambda m: catalog[m][0])
                for attribute, _ in catalog[m][1]]
+    if shard is not None:  # the columns above come from every learner, so that all slices share them
+        plan = {learner: notebooks for learner, notebooks in plan.items() if shard_of(learner, shard[1]) == shard[0]}
 
     graded = {}
     bar = progress(total=len(plan), desc="grading", unit="learner", disable=None if show_progress else True)
     try:
         if jobs <= 1 or len(plan) <= 1:
             for learner, notebooks in plan.items():
-                graded[learner] = grade_learner(learner, notebooks, catalog, limits, submissions)[1]
+                graded[learner] = grade_learner(learner, notebooks, catalog, limits, submissions, isolation,
+                                                hide)[1]
                 bar.update(1)
         else:
             # threads are enough: each one only waits on its own kernel (a separate process) through its own
             # event loop; the learners' code never runs in this process
             with ThreadPoolExecutor(max_workers=jobs) as pool:
-                futures = [pool.submit(grade_learner, learner, notebooks, catalog, limits, submissions)
+                futures = [pool.submit(grade_learner, learner, notebooks, catalog, limits, submissions, isolation,
+                                       hide)
                            for learner, notebooks in plan.items()]
                 for future in as_completed(futures):
                     learner, per_notebook = future.result()
@@ -87,11 +103,114 @@ def grade_folder(submissions, out_dir, jobs=1, limits=None, show_progress=True):
     finally:
         bar.close()
 
-    report = {"exercises": columns, "limits": asdict(limits), "learners": {}}
+    report = {"exercises": columns, "limits": asdict(limits), "isolation": isolation.describe(), "learners": {}}
+    if shard is not None:
+        report["shard"] = {"index": shard[0], "count": shard[1]}
     for learner in sorted(graded):
         report["learners"][learner] = {**summarize(graded[learner], columns, catalog), "notebooks": graded[learner]}
-    write_results(report, out_dir)
+    write_atomically(report, out_dir)
     return report
+
+
+def shard_of(learner, count):
+    """The slice (1..``count``) a learner belongs to: from a hash of the name, so it never depends on who else
+    handed in, on the order of the folder, or on the machine."""
+    digest = hashlib.sha256(learner.encode("utf-8", errors="surrogatepass")).digest()
+    return int.from_bytes(digest[:8], "big") % count + 1
+
+
+def parse_shard(text):
+    """``"K/N"`` -> ``(K, N)`` with 1 <= K <= N."""
+    try:
+        index, count = (int(part) for part in str(text).split("/"))
+    except ValueError:
+        raise ValueError(f"--shard {text!r}: give K/N, e.g. 2/8 for the second of eight slices") from None
+    if not 1 <= index <= count:
+        raise ValueError(f"--shard {text!r}: K must be between 1 and N (slices are numbered from 1)")
+    return index, count
+
+
+def write_atomically(report, out_dir):
+    """``write_results`` into a staging folder inside ``out_dir``, then move each file into place (results.json
+    last), so a killed run never leaves a half-written file; a killed run's staging folder is removed."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for stale in out_dir.glob(".camlab-staging-*"):
+        shutil.rmtree(stale, ignore_errors=True)
+    staging = Path(tempfile.mkdtemp(prefix=".camlab-staging-", dir=out_dir))
+    try:
+        write_results(report, staging)
+        files = sorted(p for p in staging.rglob("*") if p.is_file())
+        for path in sorted(files, key=lambda p: p.name == "results.json"):
+            target = out_dir / path.relative_to(staging)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(path, target)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def merge(shard_dirs, out_dir):
+    """Join the results of ``grade --shard K/N`` runs (one folder each) into ``out_dir``; returns the report.
+
+    Every slice 1..N must be there exactly once, all graded with the same exercises and limits."""
+    reports = []
+    for folder in map(Path, shard_dirs):
+        try:
+            reports.append((folder, json.loads((folder / "results.json").read_text(encoding="utf-8"))))
+        except (OSError, ValueError) as error:
+            raise ValueError(f"{folder}: no readable results.json ({error}); give the --out folders of the "
+                             f"`grade --shard` runs") from None
+    if not reports:
+        raise ValueError("give the --out folders of the `grade --shard K/N` runs to merge")
+    counts = {r.get("shard", {}).get("count") for _, r in reports}
+    if None in counts or len(counts) != 1:
+        raise ValueError("every folder must come from `grade --shard K/N` with the same N; found "
+                         + ", ".join(f"{f}: {r.get('shard', 'not sharded')}" for f, r in reports))
+    count = counts.pop()
+    seen = {}
+    for folder, report in reports:
+        index = report["shard"]["index"]
+        if index in seen:
+            raise ValueError(f"slice {index}/{count} given twice: {seen[index]} and {folder}")
+        seen[index] = folder
+    missing = sorted(set(range(1, count + 1)) - set(seen))
+    if missing:
+        raise ValueError(f"slices {', '.join(f'{m}/{count}' for m in missing)} are missing; grade them with "
+                         f"--shard, then merge all {count}")
+    first = reports[0][1]
+    for folder, report in reports[1:]:
+        for key in ("exercises", "limits"):
+            if report.get(key) != first.get(key):
+                raise ValueError(f"{folder} was graded with other {key} than {reports[0][0]}; grade every slice "
+                                 f"with the same course and options")
+    learners = {}
+    for _, report in sorted(reports, key=lambda item: item[1]["shard"]["index"]):
+        for learner, summary in report["learners"].items():
+            summary.pop("feedback", None)
+            learners[learner] = summary
+    isolations = [r.get("isolation") for _, r in reports]
+    merged = {"exercises": first["exercises"], "limits": first["limits"],
+              "isolation": isolations[0] if all(i == isolations[0] for i in isolations) else isolations,
+              "learners": {learner: learners[learner] for learner in sorted(learners)}}
+    write_atomically(merged, out_dir)
+    return merged
+
+
+def merge_main(argv):
+    """``python -m camlab grade merge SHARD_DIR... --out DIR``."""
+    parser = argparse.ArgumentParser(prog="python -m camlab grade merge", description=(
+        "Join the results of `grade --shard K/N` runs into one results.csv, results.json and feedback/."))
+    parser.add_argument("shards", nargs="+", type=Path, help="the --out folders of the slices")
+    parser.add_argument("--out", type=Path, required=True, help="folder for the joined results")
+    args = parser.parse_args(argv)
+    try:
+        report = merge(args.shards, args.out)
+    except ValueError as error:
+        print(f"camlab grade merge: {error}", file=sys.stderr)
+        return 2
+    print(f"merged {len(args.shards)} slices: {len(report['learners'])} learners; "
+          f"results in {args.out / 'results.csv'}")
+    return 0
 
 
 def main(argv=None):
@@ -109,13 +228,23 @@ def main(argv=None):
                         help=f"seconds per notebook, checks excluded (default {defaults.timeout})")
     parser.add_argument("--memory-mb", type=int, default=defaults.memory_mb,
                         help=f"address-space limit of each kernel in MB, 0 for none (default {defaults.memory_mb})")
+    parser.add_argument("--shard", default=None, metavar="K/N",
+                        help="grade only slice K of N (by a hash of the learner's name); join with `grade merge`")
+    parser.add_argument("--isolation", choices=["auto", "bubblewrap", "none"], default="auto",
+                        help="auto: bubblewrap and a cgroup where available (default); bubblewrap: fail without "
+                             "it; none: limits only (inside a container that isolates already)")
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["merge"]:
+        return merge_main(argv[1:])
     args = parser.parse_args(argv)
     if args.jobs < 1 or args.cell_timeout < 1 or args.timeout < 1 or args.memory_mb < 0:
         parser.error("--jobs, --cell-timeout and --timeout must be at least 1, --memory-mb at least 0")
     limits = Limits(cell_timeout=args.cell_timeout, timeout=args.timeout, memory_mb=args.memory_mb)
     try:
-        report = grade_folder(args.submissions, args.out, jobs=args.jobs, limits=limits)
-    except (FileNotFoundError, ValueError) as error:
+        shard = parse_shard(args.shard) if args.shard else None
+        report = grade_folder(args.submissions, args.out, jobs=args.jobs, limits=limits, isolation=args.isolation,
+                              shard=shard)
+    except (FileNotFoundError, ValueError, RuntimeError) as error:
         print(f"camlab grade: {error}", file=sys.stderr)
         return 2
     print(f"graded {len(report['learners'])} learners on {len(report['exercises'])} exercises; "
