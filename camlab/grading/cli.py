@@ -140,6 +140,7 @@ def write_atomically(report, out_dir):
     staging = Path(tempfile.mkdtemp(prefix=".camlab-staging-", dir=out_dir))
     try:
         write_results(report, staging)
+        (out_dir / "feedback").mkdir(exist_ok=True)
         files = sorted(p for p in staging.rglob("*") if p.is_file())
         for path in sorted(files, key=lambda p: p.name == "results.json"):
             target = out_dir / path.relative_to(staging)
