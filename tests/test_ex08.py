@@ -13,6 +13,7 @@ import camlab.boxes
 import camlab.cam
 import camlab.data
 from camlab.exercises import ex08
+from exercise_helpers import check_reference_is_delegation, unwatched_status
 
 
 def _solution(exercise):
@@ -52,10 +53,11 @@ def test_shown_solutions_are_correct(exercise):
 
 
 def test_references_are_camlabs_functions():
-    assert ex08.q1.grade(camlab.cam.generate_cam).status == "correct"
-    assert ex08.q2.grade(camlab.cam.generate_grad_cam).status == "correct"
-    assert ex08.q3.grade(camlab.boxes.get_bbox).status == "correct"
-    assert ex08.q4.grade(camlab.boxes.iou).status == "correct"
+    pairs = ((ex08.q1, camlab.cam.generate_cam), (ex08.q2, camlab.cam.generate_grad_cam),
+             (ex08.q3, camlab.boxes.get_bbox), (ex08.q4, camlab.boxes.iou))
+    for exercise, fn in pairs:
+        assert unwatched_status(exercise, fn) == "correct"
+        check_reference_is_delegation(exercise, fn)
 
 
 def test_map_cases_are_at_the_items_size_in_0_1_with_negative_evidence_somewhere():
@@ -229,7 +231,7 @@ def test_q3_corners_in_another_order_or_rounded_are_correct():
         corners = camlab.boxes.get_bbox(cam, score_thresh)
         return None if corners is None else corners[::-1].astype(np.float64) + 0.4
 
-    assert ex08.q3.grade(get_bbox).status == "correct"
+    assert unwatched_status(ex08.q3, get_bbox) == "correct"
 
 
 def test_q3_corner_comparator_messages():

@@ -169,6 +169,7 @@ q3 = Exercise(
     func_name="compute_grad_cam",
     cases=_q3_cases,
     reference=_compute_grad_cam,
+    forbidden=[_compute_grad_cam, "camlab.cam.grad_cam"],
     hint=("Build keras.Model(model.input, [layer output, avg_pool output]); inside tf.GradientTape compute the "
           "logits as pooled @ kernel + bias of the 'predictions' layer (not its softmax output) and pick each "
           "image's class with tf.gather(logits, class_indices, batch_dims=1); tape.gradient(scores, activations) "

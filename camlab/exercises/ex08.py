@@ -89,6 +89,7 @@ q1 = Exercise(
     func_name="generate_cam",
     cases=_model_cases,
     reference=lambda model, item: _cam().generate_cam(model, item),
+    forbidden=["camlab.cam.generate_cam"],
     hint=("Preprocess with camlab.data.normalize_and_resize_img(item, model.input_shape[1:3]). The feature map A "
           "is the input of the layer 'avg_pool' (keras.Model(model.input, model.get_layer('avg_pool').input)); "
           "the class weights are column `label` of model.get_layer('predictions').kernel. cam = ReLU(A @ w), "
@@ -134,6 +135,7 @@ q2 = Exercise(
     func_name="generate_grad_cam",
     cases=lambda: _model_cases(layer=True),
     reference=lambda model, layer, item: _cam().generate_grad_cam(model, layer, item),
+    forbidden=["camlab.cam.generate_grad_cam"],
     hint=("A probe model returns both the activation layer's output A and the 'avg_pool' output. Inside a "
           "tf.GradientTape, the pre-softmax score is pooled @ kernel + bias of the 'predictions' layer, column "
           "`label` (not the softmax probability: the paper differentiates the score before the softmax). "
