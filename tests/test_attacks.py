@@ -30,11 +30,11 @@ HEAD = "import numpy as np\nfrom camlab.exercises.ex00 import q1, q2"
 HONEST = ("def clip01(x):\n    return np.clip(x, 0, 1)\n",
           "def normalize_map(cam):\n    cam = np.maximum(cam, 0)\n    return cam / cam.max() if cam.max() > 0 else cam")
 SECRET = "camlab-test-secret-" + "7f3a9c"
-LIMITS = ["--jobs", "2", "--cell-timeout", "5", "--timeout", "20", "--memory-mb", "1024"]
+LIMITS = ["--jobs", "2", "--cell-timeout", "5", "--timeout", "20", "--memory-mb", "1024", "--file-mb", "64"]
 # Attacks that only fail once verdicts are computed outside the learner's kernel (issue 11, items 1-3).
 NEEDS_JUDGE = {
-    "patch_checker_class", "patch_comparator", "patch_result_object", "patch_reference", "return_reference",
-    "captured_reference", "fake_module", "frame_peek", "input_transformer", "hardcoded_public", "always_equal",
+    "patch_checker_class", "patch_comparator", "patch_result_object", "patch_reference", "fake_module",
+    "input_transformer", "stdout_rewriter", "hardcoded_public",
 }
 
 pytestmark = pytest.mark.skipif(sandbox.detect().sandbox != "bubblewrap",

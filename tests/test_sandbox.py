@@ -106,12 +106,17 @@ def test_the_fallback_grades_warns_and_ends_what_a_notebook_started(tmp_path, ca
     marker.parent.mkdir()
     background = ("import subprocess, sys\nsubprocess.Popen([sys.executable, '-c', 'import time; time.sleep(4); "
                   f"open({str(marker)!r}, \"w\").write(\"x\")'])")
-    write(tmp_path / "submissions", "ann", CLIP, background)
+    planted = tmp_path / "submissions" / "ann" / "planted.txt"
+    # without the sandbox the submissions folder is in reach: the change is caught by the before/after hashes
+    write(tmp_path / "submissions", "ann", CLIP, background, f"open({str(planted)!r}, 'w').write('x')")
     out = tmp_path / "results"
     assert grading.main([str(tmp_path / "submissions"), "--out", str(out), "--isolation", "none", *LIMITS]) == 0
-    assert "warning: isolation switched off" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "warning: isolation switched off" in err
+    assert "1 files in the submissions folder changed while grading" in err
     report = json.loads((out / "results.json").read_text())
     assert report["isolation"]["sandbox"] == "none"
+    assert report["submissions_changed"] == ["ann/planted.txt"]
     assert report["learners"]["ann"]["results"]["00_demo:q1"]["status"] == "correct"
     import time
     time.sleep(5)

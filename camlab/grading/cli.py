@@ -63,6 +63,7 @@ def grade_folder(submissions, out_dir, jobs=1, limits=None, show_progress=True, 
     for warning in isolation.warnings:
         print(f"camlab grade: warning: {warning}", file=sys.stderr)
     hide = (submissions, out_dir)
+    before = fingerprint(submissions)
     learners = find_submissions(submissions)
     plan, catalog = {}, {}
     for learner, paths in learners.items():
@@ -106,10 +107,32 @@ def grade_folder(submissions, out_dir, jobs=1, limits=None, show_progress=True, 
     report = {"exercises": columns, "limits": asdict(limits), "isolation": isolation.describe(), "learners": {}}
     if shard is not None:
         report["shard"] = {"index": shard[0], "count": shard[1]}
+    after = fingerprint(submissions)
+    changed = sorted(name for name in before.keys() | after.keys() if before.get(name) != after.get(name))
+    if changed:
+        report["submissions_changed"] = changed
+        print(f"camlab grade: warning: {len(changed)} files in the submissions folder changed while grading "
+              f"(listed in results.json, submissions_changed): {', '.join(changed[:5])}", file=sys.stderr)
     for learner in sorted(graded):
         report["learners"][learner] = {**summarize(graded[learner], columns, catalog), "notebooks": graded[learner]}
     write_atomically(report, out_dir)
     return report
+
+
+def fingerprint(folder):
+    """``{relative path: sha256}`` of every file under ``folder`` (symlinks by their target's name, unfollowed)."""
+    found = {}
+    for path in sorted(Path(folder).rglob("*")):
+        name = path.relative_to(folder).as_posix()
+        if path.is_symlink():
+            found[name] = "symlink to " + os.readlink(path)
+        elif path.is_file():
+            digest = hashlib.sha256()
+            with open(path, "rb") as handle:
+                for block in iter(lambda: handle.read(2**20), b""):
+                    digest.update(block)
+            found[name] = digest.hexdigest()
+    return found
 
 
 def shard_of(learner, count):
@@ -229,6 +252,8 @@ def main(argv=None):
                         help=f"seconds per notebook, checks excluded (default {defaults.timeout})")
     parser.add_argument("--memory-mb", type=int, default=defaults.memory_mb,
                         help=f"address-space limit of each kernel in MB, 0 for none (default {defaults.memory_mb})")
+    parser.add_argument("--file-mb", type=int, default=defaults.file_mb,
+                        help=f"largest file a kernel may write in MB, 0 for no limit (default {defaults.file_mb})")
     parser.add_argument("--shard", default=None, metavar="K/N",
                         help="grade only slice K of N (by a hash of the learner's name); join with `grade merge`")
     parser.add_argument("--isolation", choices=["auto", "bubblewrap", "none"], default="auto",
@@ -238,9 +263,10 @@ def main(argv=None):
     if argv[:1] == ["merge"]:
         return merge_main(argv[1:])
     args = parser.parse_args(argv)
-    if args.jobs < 1 or args.cell_timeout < 1 or args.timeout < 1 or args.memory_mb < 0:
-        parser.error("--jobs, --cell-timeout and --timeout must be at least 1, --memory-mb at least 0")
-    limits = Limits(cell_timeout=args.cell_timeout, timeout=args.timeout, memory_mb=args.memory_mb)
+    if args.jobs < 1 or args.cell_timeout < 1 or args.timeout < 1 or args.memory_mb < 0 or args.file_mb < 0:
+        parser.error("--jobs, --cell-timeout and --timeout must be at least 1, --memory-mb and --file-mb at least 0")
+    limits = Limits(cell_timeout=args.cell_timeout, timeout=args.timeout, memory_mb=args.memory_mb,
+                    file_mb=args.file_mb)
     try:
         shard = parse_shard(args.shard) if args.shard else None
         report = grade_folder(args.submissions, args.out, jobs=args.jobs, limits=limits, isolation=args.isolation,

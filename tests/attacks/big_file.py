@@ -1,4 +1,4 @@
-# Write a 1 GB file outside the temporary folder, in the home folder and next to the notebook.
+# Write a 1 GB file outside the temporary folder: in the home folder, next to the notebook, anywhere outside.
 # expect q1: *
 # expect q2: !correct
 # %%
