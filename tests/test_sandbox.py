@@ -70,6 +70,18 @@ def test_stale_cgroups_of_a_killed_run_are_removed_and_live_ones_kept(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == [f"camlab-{os.getpid()}-1", "someone-else"]
 
 
+def test_temporary_folders_of_a_killed_run_are_removed_and_live_ones_kept(tmp_path):
+    dead = 2**22 + 12345
+    stale = [tmp_path / f"camlab-{kind}-{dead}-abc" for kind in ("kernels", "connection", "grade")]
+    live = tmp_path / f"camlab-grade-{os.getpid()}-xyz"
+    for folder in (*stale, live, tmp_path / "camlab-grade-notapid-x", tmp_path / "other"):
+        folder.mkdir()
+        (folder / "file").write_text("x")
+    assert sandbox.remove_stale_folders(tmp_path) == sorted(stale)
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([live.name, "camlab-grade-notapid-x", "other"])
+    assert sandbox.temp_prefix("grade") == f"camlab-grade-{os.getpid()}-"
+
+
 def test_the_sandbox_hides_the_submissions_and_results_and_passes_a_minimal_environment(tmp_path, monkeypatch):
     monkeypatch.setenv("CAMLAB_TEST_SECRET", "hunter2")
     isolation = sandbox.Isolation(sandbox="bubblewrap", bwrap="/usr/bin/bwrap")
@@ -98,6 +110,15 @@ def test_isolation_none_warns_and_is_recorded():
     assert info.describe()["memory"] == "address-space limit per process"
     with pytest.raises(ValueError, match="choose auto, bubblewrap or none"):
         sandbox.detect("docker")
+
+
+def test_without_bubblewrap_auto_falls_back_with_a_warning_and_bubblewrap_refuses(monkeypatch):
+    monkeypatch.setattr(sandbox.shutil, "which", lambda name: None)
+    info = sandbox.detect("auto")
+    assert info.sandbox == "none" and info.network == "shared with the grader"
+    assert "bubblewrap is not installed (Debian/Ubuntu: apt-get install bubblewrap)" in info.warnings[0]
+    with pytest.raises(RuntimeError, match="--isolation bubblewrap: bubblewrap is not installed"):
+        sandbox.detect("bubblewrap")
 
 
 @pytest.mark.slow

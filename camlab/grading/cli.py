@@ -62,6 +62,7 @@ def grade_folder(submissions, out_dir, jobs=1, limits=None, show_progress=True, 
     isolation = sandbox.detect(isolation) if isinstance(isolation, str) else isolation
     for warning in isolation.warnings:
         print(f"camlab grade: warning: {warning}", file=sys.stderr)
+    sandbox.remove_stale_folders()  # what a killed run left behind
     hide = (submissions, out_dir)
     before = fingerprint(submissions)
     learners = find_submissions(submissions)

@@ -8,6 +8,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
+from camlab.grading import sandbox
 from camlab.grading.kernels import cell_error_text, run_in_kernel
 from camlab.grading.submissions import read_submission
 from camlab.grading.text import clip
@@ -81,7 +82,7 @@ def grade_notebook(path, module_name, pairs, limits, kernels_dir):
         message = f"the notebook could not be run: {problem}"
         return {"results": {a: {"status": "error", "message": message} for a, _ in pairs},
                 "problems": [problem], "errors": []}
-    work_root = Path(tempfile.mkdtemp(prefix="camlab-grade-"))
+    work_root = Path(tempfile.mkdtemp(prefix=sandbox.temp_prefix("grade")))
     try:
         work_dir = work_root / "work"
         work_dir.mkdir()

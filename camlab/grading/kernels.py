@@ -98,7 +98,8 @@ def grader_kernelspec(folder, limits, isolation=None, cgroup=None, hide=()):
     config_path = Path(folder) / "sandbox.json"
     config_path.write_text(json.dumps(config, indent=1))
     metadata = {"camlab": {"transport": "ipc" if config["bwrap"] else "tcp",
-                           "cgroup_procs": cgroup.procs_files() if cgroup else []}}
+                           "cgroup_procs": cgroup.procs_files() if cgroup else [],
+                           "cgroup_memory": [cgroup.kind, str(cgroup.folders["memory"])] if cgroup else None}}
     return write_kernelspec(folder, KERNEL_NAME, memory_mb=limits.memory_mb, file_mb=limits.file_mb,
                             env=GRADER_ENV, wrap=lambda argv: sandbox.kernel_argv(config_path, argv),
                             metadata=metadata)
@@ -108,7 +109,7 @@ def grader_kernelspec(folder, limits, isolation=None, cgroup=None, hide=()):
 def grader_kernels(limits, isolation=None, hide=()):
     """A kernels folder with the grader's kernelspec (and, with ``isolation``, a cgroup for its kernels), for
     one learner's notebooks; yields the folder; removes the folder and the cgroup (killing what is left)."""
-    folder = Path(tempfile.mkdtemp(prefix="camlab-kernels-"))
+    folder = Path(tempfile.mkdtemp(prefix=sandbox.temp_prefix("kernels")))
     cgroup = None
     try:
         if isolation is not None:
@@ -162,7 +163,7 @@ def _kernel_manager(kernels_dir, limits):
     context.setsockopt(zmq.MAXMSGSIZE, limits.message_mb * 2**20)
     km = CappedManager(kernel_name=KERNEL_NAME, context=context,
                        kernel_spec_manager=KernelSpecManager(kernel_dirs=[str(kernels_dir)]))
-    connection_dir = Path(tempfile.mkdtemp(prefix="camlab-connection-"))
+    connection_dir = Path(tempfile.mkdtemp(prefix=sandbox.temp_prefix("connection")))
     km.connection_file = str(connection_dir / "kernel.json")
     if km.kernel_spec.metadata.get("camlab", {}).get("transport") == "ipc":
         km.transport, km.ip = "ipc", str(connection_dir / "zmq")
@@ -202,6 +203,8 @@ async def run_in_kernel(nb, limits, kernels_dir, work_dir, after):
             errors.append({"cell": cell_index, "error": clip(text, limits.message_chars)})
 
     km, connection_dir = _kernel_manager(kernels_dir, limits)
+    meta = km.kernel_spec.metadata.get("camlab", {})
+    oom_before = sandbox.oom_kills(meta.get("cgroup_memory"))
     client = _client_class()(
         nb, km=km, timeout=limits.cell_timeout, timeout_func=lambda cell: state["timeout"], allow_errors=True,
         interrupt_on_timeout=True, error_on_timeout={"ename": "CamlabTimeLimit", "evalue": "time limit"},
@@ -243,7 +246,11 @@ async def run_in_kernel(nb, limits, kernels_dir, work_dir, after):
             state["timeout"], state["cut"] = limits.cell_timeout, False
             await after(execute)
     except DeadKernelError:
-        problems.append(f"the kernel died while {phase} (out of memory, a crash, or os._exit?)")
+        if sandbox.oom_kills(meta.get("cgroup_memory")) > oom_before:
+            problems.append(f"the kernel was stopped while {phase}: its processes together reached the memory "
+                            f"limit ({limits.memory_mb} MB)")
+        else:
+            problems.append(f"the kernel died while {phase} (out of memory, a crash, or os._exit?)")
     except Exception as error:  # kernel start-up failures and the like: report, never stop the whole run
         hint = f" (is --memory-mb {limits.memory_mb} too small for a kernel?)" if phase == "starting the kernel" else ""
         problems.append(f"failed while {phase}: {type(error).__name__}: {clip(str(error), 300)}{hint}")
@@ -255,7 +262,7 @@ async def run_in_kernel(nb, limits, kernels_dir, work_dir, after):
                 await km.shutdown_kernel(now=True)
         except Exception:  # already gone
             pass
-        sandbox.end_leftovers(km.kernel_spec.metadata.get("camlab", {}).get("cgroup_procs", []), kernel_pid)
+        sandbox.end_leftovers(meta.get("cgroup_procs", []), kernel_pid)
         shutil.rmtree(connection_dir, ignore_errors=True)
     del nb.cells[learner_cells:]
     for index in sorted(client.truncated_cells):

@@ -115,7 +115,8 @@ def _systemd_run_works():
 def _bwrap_works(bwrap):
     """``None`` when bubblewrap can make the sandbox here, else why not (e.g. user namespaces restricted)."""
     try:
-        done = subprocess.run([bwrap, *_base_args(), "--", "true"], capture_output=True, timeout=20)
+        as_nobody = ["--unshare-user", "--uid", str(NOBODY), "--gid", str(NOBODY)] if os.geteuid() == 0 else []
+        done = subprocess.run([bwrap, *_base_args(), *as_nobody, "--", "true"], capture_output=True, timeout=20)
     except (OSError, subprocess.SubprocessError) as error:
         return f"{type(error).__name__}: {error}"
     return None if done.returncode == 0 else (done.stderr.decode(errors="replace").strip() or
@@ -244,16 +245,7 @@ class Cgroup:
 
     def oom_kills(self):
         """How many processes the kernel's out-of-memory killer ended in this cgroup."""
-        memory = self.folders["memory"]
-        name = "memory.events" if self.kind == "cgroup v2" else "memory.oom_control"
-        try:
-            for line in (memory / name).read_text().splitlines():
-                key, _, value = line.partition(" ")
-                if key == "oom_kill":
-                    return int(value)
-        except (OSError, ValueError):
-            pass
-        return 0
+        return oom_kills([self.kind, str(self.folders["memory"])])
 
     def kill(self):
         """SIGKILL whatever is still running in the cgroup (the cgroup stays)."""
@@ -263,6 +255,22 @@ class Cgroup:
         self.kill()
         for folder in {str(f) for f in self.folders.values()}:
             _kill_and_remove(folder)
+
+
+def oom_kills(memory):
+    """Out-of-memory kills so far in the memory cgroup ``memory`` = ``[kind, folder]`` (0 without one)."""
+    if not memory:
+        return 0
+    kind, folder = memory
+    name = "memory.events" if kind == "cgroup v2" else "memory.oom_control"
+    try:
+        for line in (Path(folder) / name).read_text().splitlines():
+            key, _, value = line.partition(" ")
+            if key == "oom_kill":
+                return int(value)
+    except (OSError, ValueError):
+        pass
+    return 0
 
 
 def _try_write(path, text):
@@ -323,6 +331,27 @@ def end_leftovers(cgroup_procs, kernel_pid):
         return pids
 
     _kill_until_gone(leftovers)
+
+
+TEMP_KINDS = ("kernels", "connection", "grade")
+
+
+def temp_prefix(kind):
+    """The prefix of the grader's temporary folders of ``kind``: it names this process, so that a later run can
+    tell the folders of a killed run (``remove_stale_folders``)."""
+    return f"{PREFIX}{kind}-{os.getpid()}-"
+
+
+def remove_stale_folders(parent=None):
+    """Remove the temporary folders that a killed grading run left in ``parent`` (default: the temp folder)."""
+    removed = []
+    for kind in TEMP_KINDS:
+        for folder in Path(parent or tempfile.gettempdir()).glob(f"{PREFIX}{kind}-*-*"):
+            pid = folder.name[len(PREFIX) + len(kind) + 1:].split("-")[0]
+            if pid.isdigit() and folder.is_dir() and not folder.is_symlink() and not _alive(int(pid)):
+                shutil.rmtree(folder, ignore_errors=True)
+                removed.append(folder)
+    return sorted(removed)
 
 
 def make_cgroup(isolation, memory_mb, pids_max):
