@@ -17,10 +17,14 @@ and stores its outputs without TensorFlow's C++ start-up noise.
 from __future__ import annotations
 
 import argparse
+import ast
 import copy
+import hashlib
+import json
 import re
 import sys
 import tempfile
+import textwrap
 from importlib import resources
 from pathlib import Path
 
@@ -84,11 +88,32 @@ def stub_cell(cell, where="cell"):
     return cell
 
 
+# Cells a learner may change although they hold no solution: the ones that only ask for help (``q1.hint()``).
+_HELP_LINE = re.compile(r"^#?\s*q\d+\.(hint|solution)\(\)\s*$")
+
+
+def is_locked(cell):
+    """Whether the learner must leave ``cell`` (of a solution notebook) as it is: every code cell without a
+    solution block, except cells that only call (or show, commented out) ``qN.hint()``/``qN.solution()``."""
+    if cell.cell_type != "code" or CODE_BEGIN in cell.source:
+        return False
+    lines = [line.strip() for line in cell.source.splitlines() if line.strip()]
+    return not (lines and all(_HELP_LINE.match(line) for line in lines))
+
+
+def cell_checksum(cell):
+    """SHA-256 of a cell's kind and source (trailing whitespace ignored): what a locked cell must keep."""
+    text = cell.cell_type + "\n" + "\n".join(line.rstrip() for line in cell.source.strip().splitlines())
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
 def make_student(nb, name="notebook"):
     """The student version of solution notebook ``nb`` (a new notebook; ``nb`` is not changed).
 
     Solutions become stubs, outputs, execution counts and run timings are cleared, widget state is dropped, the
-    rest of the metadata is kept, and ``metadata.camlab.student`` is set to ``True``. ``name`` (e.g. the file
+    rest of the metadata is kept, and ``metadata.camlab.student`` is set to ``True``. Locked cells (``is_locked``)
+    get ``metadata.camlab = {"locked": True, "checksum": cell_checksum(cell)}`` (the grader checks them against
+    its own copy, not this record). ``name`` (e.g. the file
     name) is used in error messages about markers.
     """
     student = copy.deepcopy(nb)
@@ -99,6 +124,8 @@ def make_student(nb, name="notebook"):
             stubbed.outputs = []
             stubbed.execution_count = None
         stubbed.metadata.pop("execution", None)  # nbclient's run timestamps
+        if is_locked(cell):
+            stubbed.metadata["camlab"] = {"locked": True, "checksum": cell_checksum(cell)}
         student.cells[index] = stubbed
     student.metadata.pop("widgets", None)
     student.metadata.setdefault("camlab", {})
@@ -127,6 +154,53 @@ def student_notebook(path):
     """The student version of the solution notebook at ``path``."""
     path = Path(path)
     return make_student(read_notebook(path), name=str(path))
+
+
+# --------------------------------------------------------------------------------------------------------------
+# The solutions q.solution() shows: collected from the notebooks' solution blocks (the one source).
+
+def notebook_solutions(nb, name="notebook"):
+    """``{function name: source}`` of every top-level function of ``nb`` that holds a code solution block: the
+    whole function, marker lines dropped (what ``q.solution()`` shows)."""
+    found = {}
+    for index, cell in enumerate(nb.cells):
+        if cell.cell_type != "code" or CODE_BEGIN not in cell.source:
+            continue
+        lines = cell.source.split("\n")
+        try:
+            tree = ast.parse(cell.source)
+        except SyntaxError as error:
+            raise MarkerError(f"{name}, cell {index}: the solution cell is not valid Python ({error})") from None
+        markers = [n for n, line in enumerate(lines, 1) if line.strip() == CODE_BEGIN]
+        for node in tree.body:
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                first = min([node.lineno, *(d.lineno for d in node.decorator_list)])
+                if any(first <= m <= node.end_lineno for m in markers):
+                    body = [line for line in lines[first - 1: node.end_lineno]
+                            if line.strip() not in (CODE_BEGIN, CODE_END)]
+                    found[node.name] = textwrap.dedent("\n".join(body)).strip("\n") + "\n"
+    return found
+
+
+def collect_solutions(solutions_dir=None):
+    """``{notebook id: {function name: source}}`` over the course notebooks (those with ``metadata.camlab.id``)."""
+    collected = {}
+    for path in course_notebooks(solutions_dir):
+        nb = read_notebook(path)
+        notebook_id = nb.metadata.get("camlab", {}).get("id")
+        solutions = notebook_solutions(nb, name=str(path))
+        if notebook_id and solutions:
+            collected[notebook_id] = solutions
+    return collected
+
+
+def solutions_path():
+    """Where ``camlab student`` writes the collected solutions: ``camlab/exercises/solutions.json``."""
+    return Path(__file__).resolve().parent / "exercises" / "solutions.json"
+
+
+def solutions_text(solutions_dir=None):
+    return json.dumps(collect_solutions(solutions_dir), indent=1, sort_keys=True, ensure_ascii=False) + "\n"
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -219,9 +293,13 @@ def student_main(argv=None):
     args = parser.parse_args(argv)
     solutions = args.solutions or notebooks_dir()
     student_dir = args.out or solutions / "student"
+    collected = solutions_path() if args.solutions is None else None  # the package's, for its own notebooks
     try:
         if args.check:
             problems = out_of_sync(solutions, student_dir)
+            if collected is not None and (not collected.exists() or
+                                          collected.read_text(encoding="utf-8") != solutions_text(solutions)):
+                problems.append((str(collected), "differs from the notebooks' solution blocks"))
             for name, reason in problems:
                 print(f"out of sync: {student_dir / name}: {reason}", file=sys.stderr)
             if problems:
@@ -230,6 +308,9 @@ def student_main(argv=None):
             print(f"{student_dir}: up to date ({len(course_notebooks(solutions))} notebooks)")
             return 0
         written = write_student_notebooks(solutions, student_dir)
+        if collected is not None:
+            collected.write_text(solutions_text(solutions), encoding="utf-8")
+            written.append(collected)
     except MarkerError as error:
         print(f"camlab student: {error}", file=sys.stderr)
         return 2

@@ -30,7 +30,8 @@ HEAD = "import numpy as np\nfrom camlab.exercises.ex00 import q1, q2"
 HONEST = ("def clip01(x):\n    return np.clip(x, 0, 1)\n",
           "def normalize_map(cam):\n    cam = np.maximum(cam, 0)\n    return cam / cam.max() if cam.max() > 0 else cam")
 SECRET = "camlab-test-secret-" + "7f3a9c"
-LIMITS = ["--jobs", "2", "--cell-timeout", "5", "--timeout", "20", "--memory-mb", "1024", "--file-mb", "64"]
+LIMITS = ["--jobs", "2", "--cell-timeout", "5", "--timeout", "20", "--memory-mb", "1024", "--file-mb", "64",
+          "--course", "camlab.exercises.ex00", "--seed", "7"]
 # Attacks that only fail once verdicts are computed outside the learner's kernel (issue 11, items 1-3).
 NEEDS_JUDGE = {
     "patch_checker_class", "patch_comparator", "patch_result_object", "patch_reference", "fake_module",
@@ -148,7 +149,8 @@ def test_the_results_folder_holds_only_what_the_grader_wrote(corpus):
     out = corpus["root"] / "results"
     files = sorted(str(p.relative_to(out)) for p in out.rglob("*") if p.is_file())
     learners = sorted(corpus["first"]["learners"])
-    assert files == sorted(["results.csv", "results.json", *(f"feedback/{name}.html" for name in learners)])
+    written = ["gradebook.csv", "results.csv", "results.json", *(f"feedback/{name}.html" for name in learners)]
+    assert files == sorted(written)
     assert "write_results,correct,correct" not in (out / "results.csv").read_text()
 
 

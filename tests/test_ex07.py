@@ -188,7 +188,7 @@ def test_q3_reference_and_shown_solution_are_correct():
 
 
 def test_q3_cases_have_known_answers():
-    assert [case.expected.value for case in ex07.q3.cases] == [1.0, 0.5, 1.0, pytest.approx(2 / 3), 0.0]
+    assert [case.expected.value for case in ex07.q3.cases] == [1.0, 0.5, 1.0, pytest.approx(2 / 3), 0.0, 0.75]
 
 
 def test_q3_vectorized_variant_is_correct():

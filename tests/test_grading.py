@@ -19,7 +19,8 @@ CLIP = "def clip01(x):\n    return np.clip(x, 0, 1)"
 NORMALIZE = ("def normalize_map(cam):\n    cam = np.maximum(cam, 0)\n"
              "    return cam / cam.max() if cam.max() > 0 else cam")
 COLUMNS = ["00_demo:q1", "00_demo:q2"]
-LIMITS = ["--cell-timeout", "5", "--timeout", "12", "--memory-mb", "1024"]
+LIMITS = ["--cell-timeout", "5", "--timeout", "12", "--memory-mb", "1024", "--course", "camlab.exercises.ex00",
+          "--seed", "11"]
 
 
 def notebook(*cells, metadata=META):
@@ -99,17 +100,17 @@ def problems(graded, learner):
 @pytest.mark.slow
 def test_results_csv_has_a_row_per_learner_a_column_per_exercise_and_a_total(graded):
     lines = (graded["out"] / "results.csv").read_text().splitlines()
-    assert lines[0] == "learner,00_demo:q1,00_demo:q2,total,score"
+    assert lines[0] == "learner,00_demo:q1,00_demo:q2,correct,points,max_points,score"
     rows = {line.split(",")[0]: line.split(",")[1:] for line in lines[1:]}
     assert sorted(rows) == ["alice", "bob", "carol", "dave", "eve", "frank", "gina", "hank", "ivan", "judy", "ken"]
-    assert rows["alice"] == ["correct", "correct", "2/2", "1.0"]
-    assert rows["bob"] == ["correct", "incorrect", "1/2", "0.5"]
-    assert rows["carol"] == ["not_attempted", "not_attempted", "0/2", "0.0"]
+    assert rows["alice"] == ["correct", "correct", "2/2", "2.0", "2.0", "1.0"]
+    assert rows["bob"] == ["correct", "incorrect", "1/2", "1.0", "2.0", "0.5"]
+    assert rows["carol"] == ["not_attempted", "not_attempted", "0/2", "0.0", "2.0", "0.0"]
 
 
 @pytest.mark.slow
 def test_correct_partly_wrong_and_stub_notebooks(graded):
-    assert message(graded, "alice", "00_demo:q1") == "`clip01` passed all 3 cases."
+    assert message(graded, "alice", "00_demo:q1") == "`clip01` passed all 3 public and 3 hidden cases."
     assert graded["report"]["learners"]["alice"]["notebooks"][0]["identified_by"] == "metadata"
     # no metadata: found by its import line; the checker's own message comes through
     assert graded["report"]["learners"]["bob"]["notebooks"][0]["identified_by"] == "import line"
@@ -211,13 +212,15 @@ def test_notebooks_without_exercises_are_listed_not_run(tmp_path, capsys):
                    str(submissions / "lea" / "02_model.ipynb"))
     nbformat.write(notebook("x = 1", metadata={}), str(submissions / "lea" / "scratch.ipynb"))
     (submissions / "lea" / "link.ipynb").symlink_to(submissions / "lea" / "scratch.ipynb")
-    assert grading.main([str(submissions), "--out", str(tmp_path / "out")]) == 0
+    assert grading.main([str(submissions), "--out", str(tmp_path / "out"), "--course", "camlab.exercises.ex00"]) == 0
     entries = json.loads((tmp_path / "out" / "results.json").read_text())["learners"]["lea"]["notebooks"]
     assert [(e["file"], e["problems"]) for e in entries] == [
         ("lea/02_model.ipynb", ["course notebook '02_model' has no exercises to grade; it was not run"]),
         ("lea/scratch.ipynb", ["could not tell which course notebook this is (no camlab metadata, no "
                                "`from camlab.exercises.exNN import` line, no NN_ file name); it was not run"])]
-    assert (tmp_path / "out" / "results.csv").read_text().splitlines() == ["learner,total,score", "lea,0/0,0.0"]
+    assert (tmp_path / "out" / "results.csv").read_text().splitlines() == [
+        "learner,00_demo:q1,00_demo:q2,correct,points,max_points,score",
+        "lea,not_attempted,not_attempted,0/2,0.0,2.0,0.0"]
 
 
 def test_identification_never_trusts_a_module_name_from_the_submission(tmp_path):

@@ -18,7 +18,8 @@ from camlab.grading import cli, sandbox
 META = {"camlab": {"id": "00_demo", "exercises": "camlab.exercises.ex00", "version": "0.1.0"}}
 HEAD = "import numpy as np\nfrom camlab.exercises.ex00 import q1, q2"
 CLIP = "def clip01(x):\n    return np.clip(x, 0, 1)"
-LIMITS = ["--cell-timeout", "5", "--timeout", "12", "--memory-mb", "1024"]
+LIMITS = ["--cell-timeout", "5", "--timeout", "12", "--memory-mb", "1024", "--course", "camlab.exercises.ex00",
+          "--seed", "11"]
 
 
 def write(folder, learner, *cells):
@@ -198,7 +199,7 @@ def test_results_are_written_atomically_and_a_killed_runs_staging_is_removed(tmp
     (stale / "results.json").write_text("half")
     report = {"exercises": [], "limits": {}, "learners": {}}
     cli.write_atomically(report, tmp_path)
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["feedback", "results.csv", "results.json"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["feedback", "gradebook.csv", "results.csv", "results.json"]
     assert json.loads((tmp_path / "results.json").read_text())["learners"] == {}
 
 

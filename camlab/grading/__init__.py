@@ -15,8 +15,25 @@ or why the notebook could not be run: unreadable, time limit, memory, a dead ker
 Modules: ``submissions`` (finding and identifying notebooks), ``kernels`` (limited kernels), ``transport`` (plain
 data in and out of a kernel), ``judge`` (verdicts), ``report`` (results files), ``cli`` (the command).
 """
-from camlab.grading.cli import grade_folder, grade_learner, main  # noqa: F401
-from camlab.grading.judge import STATUS_RANK, grade_notebook  # noqa: F401
-from camlab.grading.kernels import KERNEL_NAME, Limits, write_kernelspec  # noqa: F401
-from camlab.grading.report import csv_cell, feedback_html, feedback_name, write_results  # noqa: F401
-from camlab.grading.submissions import exercise_keys, find_submissions, identify, read_submission  # noqa: F401
+import importlib
+
+# Names re-exported from the modules, loaded on first use: the learner's kernel imports only
+# ``camlab.grading.transport``, and must not pay for nbformat and the rest.
+_EXPORTS = {
+    "grade_folder": "cli", "grade_learner": "cli", "main": "cli", "course_modules": "cli",
+    "STATUS_RANK": "judge", "grade_notebook": "judge",
+    "KERNEL_NAME": "kernels", "Limits": "kernels", "write_kernelspec": "kernels",
+    "csv_cell": "report", "feedback_html": "report", "feedback_name": "report", "write_results": "report",
+    "exercise_keys": "submissions", "find_submissions": "submissions", "identify": "submissions",
+    "read_submission": "submissions", "read_key": "key", "restore_locked": "locked",
+}
+
+
+def __getattr__(name):
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(f"camlab.grading.{_EXPORTS[name]}"), name)
+    raise AttributeError(f"module 'camlab.grading' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted([*globals(), *_EXPORTS])

@@ -9,6 +9,7 @@ import argparse
 import hashlib
 import json
 import os
+import secrets
 import shutil
 import sys
 import tempfile
@@ -16,41 +17,77 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import asdict
 from pathlib import Path
 
+from camlab import course
 from camlab.grading import sandbox
 from camlab.grading.judge import grade_notebook
+from camlab.grading.key import read_key
+from camlab.grading.locked import locked_notebook
 from camlab.grading.kernels import Limits, grader_kernels
 from camlab.grading.report import summarize, write_results
-from camlab.grading.submissions import exercise_keys, find_submissions, identify, read_submission
+from camlab.grading.submissions import (MODULE_NAME, exercise_keys, find_submissions, identify, module_exists,
+                                        read_submission)
 from camlab.grading.text import clip
 
 
-def grade_learner(learner, notebooks, catalog, limits, root, isolation=None, hide=()):
-    """Grade every notebook of one learner. ``notebooks``: ``[(path, module or None, how, problem)]``.
+def course_modules(key=None):
+    """The exercise modules of the course, in notebook order: the release's (its key), else every course notebook
+    that has exercises. A learner is scored out of all of them, whatever they handed in."""
+    if key is not None:
+        return [entry["module"] for entry in key["notebooks"] if entry.get("module")]
+    modules = []
+    for path in course.course_notebooks():
+        try:
+            meta = course.read_notebook(path).metadata.get("camlab", {})
+        except Exception:  # an author's half-saved notebook must not stop grading
+            continue
+        if meta.get("exercises") and meta["exercises"] not in modules:
+            modules.append(meta["exercises"])
+    return modules
 
-    ``isolation`` (``sandbox.detect()``) and ``hide`` (folders the kernels must not see): see ``grader_kernels``.
-    """
+
+def grade_learner(learner, notebooks, catalog, limits, root, seed=None, on_notebook=None, isolation=None, hide=()):
+    """Grade every notebook of one learner. ``notebooks``: ``[(path, module or None, how, problem)]``;
+    ``on_notebook()`` is called after each one (progress). ``isolation`` (``sandbox.detect()``) and ``hide``
+    (what the kernels must not see): see ``kernels.grader_kernels``."""
     with grader_kernels(limits, isolation, hide) as kernels_dir:
         per_notebook = []
         for path, module_name, how, problem in notebooks:
             entry = {"file": Path(path).relative_to(root).as_posix(), "module": module_name, "identified_by": how}
             if module_name is None:
-                entry.update(results={}, errors=[], problems=[problem or (
+                entry.update(results={}, errors=[], views={}, problems=[problem or (
                     "could not tell which course notebook this is (no camlab metadata, no `from camlab.exercises."
                     "exNN import` line, no NN_ file name); it was not run")])
             else:
                 notebook_id, pairs = catalog[module_name]
                 entry["id"] = notebook_id
-                entry.update(grade_notebook(path, module_name, pairs, limits, kernels_dir))
+                nb, locked = locked_notebook(path, module_name)
+                entry.update(grade_notebook(path, module_name, pairs, limits, kernels_dir, seed=seed, nb=nb))
+                entry["locked_cells"] = locked
             per_notebook.append(entry)
+            if on_notebook:
+                on_notebook()
     return learner, per_notebook
 
 
-def grade_folder(submissions, out_dir, jobs=1, limits=None, show_progress=True, isolation="auto", shard=None):
-    """Grade every learner in ``submissions``; write results.csv, results.json and feedback pages to ``out_dir``.
+def _seed_from(seed, key):
+    """``(seed, where it came from)``: ``--seed``, else the release key's, else a fresh random one."""
+    if seed is not None:
+        return int(seed), "--seed"
+    if key is not None and key.get("seed") is not None:
+        return int(key["seed"]), "key file"
+    return secrets.randbits(63), "random (pass --seed or --key to grade reproducibly)"
+
+
+def grade_folder(submissions, out_dir, jobs=1, limits=None, show_progress=True, seed=None, key=None, course=None,
+                 isolation="auto", shard=None, hide=()):
+    """Grade every learner in ``submissions``; write results.csv, gradebook.csv, results.json and feedback
+    pages to ``out_dir``. ``seed`` (or ``key``, a release key from ``read_key``) draws the hidden cases;
+    ``course``: the exercise modules everyone is scored on (default ``course_modules(key)``).
 
     ``isolation``: ``"auto"``, ``"bubblewrap"``, ``"none"`` (see ``camlab.grading.sandbox.detect``) or an
-    ``Isolation``. ``shard=(K, N)`` grades only the K-th of N slices of the learners (``shard_of``); join the
-    slices' results with ``merge``.
+    ``Isolation``; ``hide``: more files or folders the kernels must not see (the key file), besides the
+    submissions and the results. ``shard=(K, N)`` grades only the K-th of N slices of the learners
+    (``shard_of``); join the slices' results with ``merge``.
     """
     from camlab._progress import progress
 
@@ -63,10 +100,15 @@ def grade_folder(submissions, out_dir, jobs=1, limits=None, show_progress=True, 
     for warning in isolation.warnings:
         print(f"camlab grade: warning: {warning}", file=sys.stderr)
     sandbox.remove_stale_folders()  # what a killed run left behind
-    hide = (submissions, out_dir)
+    hide = (submissions, out_dir, *hide)
     before = fingerprint(submissions)
     learners = find_submissions(submissions)
-    plan, catalog = {}, {}
+    modules = list(course) if course is not None else course_modules(key)
+    for module in modules:
+        if not (isinstance(module, str) and MODULE_NAME.match(module) and module_exists(module)):
+            raise ValueError(f"{module!r} is not a camlab exercises module (camlab.exercises.exNN)")
+    catalog = {module: exercise_keys(module) for module in modules}
+    plan = {}
     for learner, paths in learners.items():
         plan[learner] = []
         for path in paths:
@@ -75,37 +117,45 @@ def grade_folder(submissions, out_dir, jobs=1, limits=None, show_progress=True, 
             meta = nb.metadata.get("camlab") if nb is not None else None
             if module_name is None and problem is None and isinstance(meta, dict) and meta.get("id"):
                 problem = f"course notebook {clip(meta['id'], 40)!r} has no exercises to grade; it was not run"
-            if module_name and module_name not in catalog:
-                catalog[module_name] = exercise_keys(module_name)
+            elif module_name is not None and module_name not in catalog:
+                problem = (f"its exercises ({module_name}) are not part of this course "
+                           f"({', '.join(catalog[m][0] for m in modules) or 'no exercises'}); it was not run")
+                module_name = None
             plan[learner].append((str(path), module_name, how, problem))
-    columns = [f"{catalog[m][0]}:{attribute}" for m in sorted(catalog, key=lambda m: catalog[m][0])
-               for attribute, _ in catalog[m][1]]
-    if shard is not None:  # the columns above come from every learner, so that all slices share them
+    columns = [f"{catalog[m][0]}:{attribute}" for m in modules for attribute, _ in catalog[m][1]]
+    seed, seed_source = _seed_from(seed, key)
+    if shard is not None:  # the columns above are the course's, so that all slices share them
         plan = {learner: notebooks for learner, notebooks in plan.items() if shard_of(learner, shard[1]) == shard[0]}
 
     graded = {}
-    bar = progress(total=len(plan), desc="grading", unit="learner", disable=None if show_progress else True)
+    runs = sum(1 for notebooks in plan.values() for entry in notebooks if entry[1])
+    bar = progress(total=runs, desc="grading", unit="notebook", disable=None if show_progress else True)
+    bar.set_postfix_str(f"learners 0/{len(plan)}")
+    tick = lambda: bar.update(1)
     try:
         if jobs <= 1 or len(plan) <= 1:
             for learner, notebooks in plan.items():
-                graded[learner] = grade_learner(learner, notebooks, catalog, limits, submissions, isolation,
-                                                hide)[1]
-                bar.update(1)
+                graded[learner] = grade_learner(learner, notebooks, catalog, limits, submissions, seed, tick,
+                                                isolation, hide)[1]
+                bar.set_postfix_str(f"learners {len(graded)}/{len(plan)}")
         else:
             # threads are enough: each one only waits on its own kernel (a separate process) through its own
             # event loop; the learners' code never runs in this process
             with ThreadPoolExecutor(max_workers=jobs) as pool:
-                futures = [pool.submit(grade_learner, learner, notebooks, catalog, limits, submissions, isolation,
-                                       hide)
+                futures = [pool.submit(grade_learner, learner, notebooks, catalog, limits, submissions, seed, tick,
+                                       isolation, hide)
                            for learner, notebooks in plan.items()]
                 for future in as_completed(futures):
                     learner, per_notebook = future.result()
                     graded[learner] = per_notebook
-                    bar.update(1)
+                    bar.set_postfix_str(f"learners {len(graded)}/{len(plan)}")
     finally:
         bar.close()
 
-    report = {"exercises": columns, "limits": asdict(limits), "isolation": isolation.describe(), "learners": {}}
+    report = {"exercises": columns, "course": [{"id": catalog[m][0], "module": m} for m in modules],
+              "limits": asdict(limits), "isolation": isolation.describe(), "learners": {},
+              "hidden_cases": {"seed_from": seed_source,
+                               "fingerprint": hashlib.sha256(str(seed).encode()).hexdigest()[:12]}}
     if shard is not None:
         report["shard"] = {"index": shard[0], "count": shard[1]}
     after = fingerprint(submissions)
@@ -204,7 +254,7 @@ def merge(shard_dirs, out_dir):
                          f"--shard, then merge all {count}")
     first = reports[0][1]
     for folder, report in reports[1:]:
-        for key in ("exercises", "limits"):
+        for key in ("exercises", "course", "limits", "hidden_cases"):
             if report.get(key) != first.get(key):
                 raise ValueError(f"{folder} was graded with other {key} than {reports[0][0]}; grade every slice "
                                  f"with the same course and options")
@@ -214,7 +264,11 @@ def merge(shard_dirs, out_dir):
             summary.pop("feedback", None)
             learners[learner] = summary
     isolations = [r.get("isolation") for _, r in reports]
-    merged = {"exercises": first["exercises"], "limits": first["limits"],
+    if str(first.get("hidden_cases", {}).get("seed_from", "")).startswith("random"):
+        raise ValueError("the slices drew their hidden cases from random seeds, so learners were graded on "
+                         "different cases; grade every slice with the same --seed or --key")
+    merged = {**{k: first[k] for k in ("course", "hidden_cases") if k in first},
+              "exercises": first["exercises"], "limits": first["limits"],
               "isolation": isolations[0] if all(i == isolations[0] for i in isolations) else isolations,
               "learners": {learner: learners[learner] for learner in sorted(learners)}}
     write_atomically(merged, out_dir)
@@ -253,6 +307,10 @@ def main(argv=None):
                         help=f"seconds per notebook, checks excluded (default {defaults.timeout})")
     parser.add_argument("--memory-mb", type=int, default=defaults.memory_mb,
                         help=f"address-space limit of each kernel in MB, 0 for none (default {defaults.memory_mb})")
+    parser.add_argument("--seed", type=int, default=None,
+                        help="seed of the hidden cases (default: the --key file's, else a fresh random one)")
+    parser.add_argument("--key", type=Path, default=None,
+                        help="the release's key file (written by `camlab release`): hidden-case seed, exercise list")
     parser.add_argument("--file-mb", type=int, default=defaults.file_mb,
                         help=f"largest file a kernel may write in MB, 0 for no limit (default {defaults.file_mb})")
     parser.add_argument("--shard", default=None, metavar="K/N",
@@ -260,6 +318,9 @@ def main(argv=None):
     parser.add_argument("--isolation", choices=["auto", "bubblewrap", "none"], default="auto",
                         help="auto: bubblewrap and a cgroup where available (default); bubblewrap: fail without "
                              "it; none: limits only (inside a container that isolates already)")
+    parser.add_argument("--course", default=None,
+                        help="comma-separated exercise modules to score everyone on (default: the key's, else "
+                             "every course notebook's)")
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["merge"]:
         return merge_main(argv[1:])
@@ -269,9 +330,12 @@ def main(argv=None):
     limits = Limits(cell_timeout=args.cell_timeout, timeout=args.timeout, memory_mb=args.memory_mb,
                     file_mb=args.file_mb)
     try:
+        key = read_key(args.key) if args.key else None
+        modules = [m.strip() for m in args.course.split(",") if m.strip()] if args.course else None
         shard = parse_shard(args.shard) if args.shard else None
-        report = grade_folder(args.submissions, args.out, jobs=args.jobs, limits=limits, isolation=args.isolation,
-                              shard=shard)
+        report = grade_folder(args.submissions, args.out, jobs=args.jobs, limits=limits, seed=args.seed, key=key,
+                              course=modules, isolation=args.isolation, shard=shard,
+                              hide=[args.key] if args.key else ())
     except (FileNotFoundError, ValueError, RuntimeError) as error:
         print(f"camlab grade: {error}", file=sys.stderr)
         return 2

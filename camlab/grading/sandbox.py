@@ -390,12 +390,14 @@ def sandbox_config(isolation, hide=(), env=None, cgroup=None, memory_mb=0, pids_
     """What the launcher needs, as JSON-able data: written next to the kernelspec, read by ``launch``."""
     home = str(Path.home())
     hidden = {"/tmp", "/var/tmp", "/home", "/root", home, tempfile.gettempdir(), *map(str, hide)}
+    files = sorted({str(Path(p).resolve()) for p in hide if os.path.isfile(p)})
     hidden = sorted({str(Path(p).resolve()) for p in hidden if os.path.isdir(p)})
     passed = {name: os.environ[name] for name in PASSED_ENV if name in os.environ}
     passed.update(env or {})
     return {
         "bwrap": isolation.bwrap if isolation.sandbox == "bubblewrap" else None,
         "hide": hidden,
+        "hide_files": files,
         "keep": [d for d in _python_dirs() if any(d.startswith(h + os.sep) for h in hidden)
                  and not any(_inside(d, p) for p in hide)],
         "env": passed,
@@ -412,10 +414,15 @@ def bwrap_argv(config, connection_file, cwd):
     for folder in config["hide"]:
         if folder != "/tmp":
             argv += ["--tmpfs", folder]
+    for path in config.get("hide_files", []):
+        argv += ["--ro-bind", "/dev/null", path]
     for folder in config["keep"]:
         argv += ["--ro-bind", folder, folder]
     argv += ["--dir", SANDBOX_HOME]
-    for folder in sorted({str(Path(connection_file).parent), str(cwd)}):
+    # the writable area: the folder the grader made for this notebook (its working folder and the folder the
+    # answers travel through), else only the working folder
+    own = Path(cwd).parent if Path(cwd).parent.name.startswith(PREFIX + "grade-") else Path(cwd)
+    for folder in sorted({str(Path(connection_file).parent), str(own)}):
         argv += ["--bind", folder, folder]
     argv += ["--chdir", str(cwd), "--clearenv"]
     for name, value in sorted({**config["env"], "HOME": SANDBOX_HOME}.items()):

@@ -55,22 +55,22 @@ def identify(path, nb):
     """The exercises module of a submission (``camlab.exercises.exNN``) or None, and how it was found."""
     meta = nb.metadata.get("camlab", {}) if nb is not None else {}
     module = meta.get("exercises") if isinstance(meta, dict) else None
-    if isinstance(module, str) and MODULE_NAME.match(module) and _module_exists(module):
+    if isinstance(module, str) and MODULE_NAME.match(module) and module_exists(module):
         return module, "metadata"
     if nb is not None:
         for cell in nb.cells:
             if cell.get("cell_type") == "code" and isinstance(cell.get("source"), str):
                 for match in IMPORT_LINE.finditer(cell.source):
                     found = match.group(1) or match.group(2)
-                    if _module_exists(found):
+                    if module_exists(found):
                         return found, "import line"
     number = FILE_NUMBER.match(Path(path).name)
-    if number and _module_exists(f"camlab.exercises.ex{number.group(1)}"):
+    if number and module_exists(f"camlab.exercises.ex{number.group(1)}"):
         return f"camlab.exercises.ex{number.group(1)}", "file name"
     return None, None
 
 
-def _module_exists(name):
+def module_exists(name):
     try:
         return importlib.util.find_spec(name) is not None
     except (ImportError, ValueError):
