@@ -30,14 +30,8 @@ HEAD = "import numpy as np\nfrom camlab.exercises.ex00 import q1, q2"
 HONEST = ("def clip01(x):\n    return np.clip(x, 0, 1)\n",
           "def normalize_map(cam):\n    cam = np.maximum(cam, 0)\n    return cam / cam.max() if cam.max() > 0 else cam")
 SECRET = "camlab-test-secret-" + "7f3a9c"
-LIMITS = ["--jobs", "2", "--cell-timeout", "5", "--timeout", "20", "--memory-mb", "1024", "--file-mb", "64",
+LIMITS = ["--jobs", "2", "--cell-timeout", "8", "--timeout", "20", "--memory-mb", "1024", "--file-mb", "64",
           "--course", "camlab.exercises.ex00", "--seed", "7"]
-# Attacks that only fail once verdicts are computed outside the learner's kernel (issue 11, items 1-3).
-NEEDS_JUDGE = {
-    "patch_checker_class", "patch_comparator", "patch_result_object", "patch_reference", "fake_module",
-    "input_transformer", "stdout_rewriter", "hardcoded_public",
-}
-
 # Attacks that only a cgroup stops (memory spread over processes, a fork bomb): left out where there is none.
 NEEDS_CGROUP = {"memory_tree", "fork_bomb"}
 HAS_CGROUP = sandbox.detect().memory.startswith("cgroup")
@@ -119,9 +113,7 @@ def test_the_corpus_has_at_least_twenty_attacks_each_with_expected_verdicts():
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("attack", [pytest.param(p.stem, marks=pytest.mark.xfail(
-    strict=True, reason="needs the verdict computed outside the kernel (issue 11 items 1-3, branch judge)"))
-    if p.stem in NEEDS_JUDGE else p.stem for p in attacks()])
+@pytest.mark.parametrize("attack", [p.stem for p in attacks()])
 def test_no_forged_verdict(corpus, attack):
     got = {key.split(":")[1]: v["status"] for key, v in corpus["first"]["learners"][attack]["results"].items()}
     for exercise, want in corpus["expected"][attack].items():

@@ -3,7 +3,7 @@
 # expect q2: !correct
 # %%
 import subprocess, sys
-hog = "import numpy as np, time\na = np.ones(600 * 2**20, dtype=np.uint8)\ntime.sleep(3)\nprint('held')"
+hog = "import numpy as np, time\na = np.ones(600 * 2**20, dtype=np.uint8)\ntime.sleep(1)\nprint('held')"
 children = [subprocess.Popen([sys.executable, "-c", hog], stdout=subprocess.PIPE) for _ in range(4)]
 held = sum(child.communicate()[0].strip() == b"held" for child in children)
 print("processes that held 600 MB:", held)
