@@ -207,3 +207,32 @@ def test_the_launcher_refuses_a_bad_command_line():
     with pytest.raises(SystemExit, match="usage: sandbox.py --config FILE"):
         sandbox.launch(["--oops"])
     assert Path(sandbox.kernel_argv("/x/sandbox.json", ["python", "-f", "{connection_file}"])[1]).name == "sandbox.py"
+
+
+GROWTH = """
+import asyncio, resource, sys, tempfile
+from pathlib import Path
+from nbformat.v4 import new_code_cell, new_notebook
+from camlab.grading import kernels, sandbox
+limits = kernels.Limits(cell_timeout=30, timeout=60, memory_mb=2048, message_mb=32)
+nb = new_notebook(cells=[new_code_cell("import sys; sys.stdout.write('x' * 300_000_000); sys.stdout.flush()"),
+                         new_code_cell("print('still talking')")])
+async def after(execute):
+    pass
+before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+with kernels.grader_kernels(limits, sandbox.detect()) as folder:
+    asyncio.run(kernels.run_in_kernel(nb, limits, folder, Path(tempfile.mkdtemp()), after))
+print((resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) // 1024)
+"""
+
+
+@pytest.mark.slow
+def test_a_300_mb_message_from_the_kernel_never_reaches_the_graders_memory():
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-c", GROWTH], capture_output=True, text=True, timeout=300,
+                          env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])})
+    assert done.returncode == 0, done.stderr[-2000:]
+    growth_mb = int(done.stdout.split()[-1])
+    assert growth_mb < 100  # without the cap the grader's peak grows by about 860 MB
