@@ -95,10 +95,7 @@ _HELP_LINE = re.compile(r"^#?\s*q\d+\.(hint|solution)\(\)\s*$")
 def is_locked(cell):
     """Whether the learner must leave ``cell`` (of a solution notebook) as it is: every code cell without a
     solution block, except cells that only call (or show, commented out) ``qN.hint()``/``qN.solution()``."""
-    if cell.cell_type != "code" or CODE_BEGIN in cell.source:
-        return False
-    lines = [line.strip() for line in cell.source.splitlines() if line.strip()]
-    return not (lines and all(_HELP_LINE.match(line) for line in lines))
+    return cell.cell_type == "code" and CODE_BEGIN not in cell.source and not is_help_cell(cell)
 
 
 def cell_checksum(cell):
@@ -332,46 +329,142 @@ def instructor_readme():
     return resources.files("camlab").joinpath("templates", INSTRUCTOR_README).read_text(encoding="utf-8")
 
 
-def release(out_dir, solutions_dir=None, force=False):
-    """Write fresh student notebooks and the instructor README into ``out_dir``; returns the paths written.
+def is_help_cell(cell):
+    """A code cell that only calls (or shows, commented out) ``qN.hint()``/``qN.solution()``."""
+    lines = [line.strip() for line in cell.source.splitlines() if line.strip()] if cell.cell_type == "code" else []
+    return bool(lines) and all(_HELP_LINE.match(line) for line in lines)
 
-    Refuses (``FileExistsError``) to write into a non-empty folder unless ``force``.
+
+def exam_notebook(student):
+    """An exam version of a student notebook: no hint or solution cells, ``metadata.camlab.exam = True``."""
+    exam = copy.deepcopy(student)
+    exam.cells = [cell for cell in exam.cells if not is_help_cell(cell)]
+    exam.metadata["camlab"]["exam"] = True
+    return exam
+
+
+_CHECK_LINE = re.compile(r"^(q\d+)\.check\(\)\s*$")
+
+
+def nbgrader_notebook(nb, points=None):
+    """The nbgrader *source* version of solution notebook ``nb`` (nbgrader makes the student version itself):
+    solution cells marked ``solution``, every locked cell ``locked`` (read-only), and each ``qN.check()`` cell an
+    autograded test worth ``points[qN]`` (default 1) that fails when the check is not correct. Grade ids are
+    the cell ids."""
+    out = copy.deepcopy(nb)
+    for index, cell in enumerate(out.cells):
+        grade_id = cell.get("id") or f"cell-{index}"
+        meta = {"grade": False, "grade_id": grade_id, "locked": False, "schema_version": 3, "solution": False,
+                "task": False}
+        if cell.cell_type == "code":
+            cell.outputs, cell.execution_count = [], None
+            check = _CHECK_LINE.match(cell.source.strip())
+            if check:
+                name = check.group(1)
+                cell.source = f"_result = {name}.check()\nassert _result.correct, _result.message"
+                meta.update(grade=True, locked=True, points=(points or {}).get(name, 1))
+            elif CODE_BEGIN in cell.source:
+                meta["solution"] = True
+            elif is_locked(cell):
+                meta["locked"] = True
+        elif cell.cell_type == "markdown":
+            meta["solution"] = MARKDOWN_BEGIN in cell.source
+            meta["locked"] = not meta["solution"]
+        cell.metadata["nbgrader"] = meta
+    out.metadata.pop("widgets", None)
+    return out
+
+
+def _exercise_points(module_name):
+    if not module_name:
+        return {}
+    import importlib
+
+    module = importlib.import_module(module_name)
+    return {name: value.points for name, value in vars(module).items()
+            if re.fullmatch(r"q\d+", name) and hasattr(value, "points")}
+
+
+def default_key_path(out_dir):
+    """Where ``release`` puts the key when not told: next to the release folder, never inside it."""
+    out_dir = Path(out_dir).resolve()
+    return out_dir.parent / f"{out_dir.name}-key.json"
+
+
+def release(out_dir, solutions_dir=None, force=False, exam=False, format="camlab", key_path=None, seed=None):
+    """Write a release into ``out_dir``; returns the paths written.
+
+    ``format="camlab"``: fresh student notebooks (``exam``: without hints and solutions) and the instructor
+    README; ``format="nbgrader"``: an nbgrader source tree ``source/camlab/NN_*.ipynb`` (``nbgrader_notebook``).
+    Either way the release key (hidden-case seed, exercise list: ``camlab.grading.key``) goes to ``key_path``
+    (default ``default_key_path(out_dir)``), outside the folder handed out. Refuses (``FileExistsError``) to
+    write into a non-empty folder unless ``force``.
     """
+    from camlab.grading.key import make_key, write_key
+
     out_dir = Path(out_dir)
+    if format not in ("camlab", "nbgrader"):
+        raise ValueError(f"unknown release format {format!r}; use 'camlab' or 'nbgrader'.")
     if out_dir.exists() and not out_dir.is_dir():
         raise FileExistsError(f"{out_dir} exists and is not a folder; choose another --out.")
     if out_dir.is_dir() and any(out_dir.iterdir()) and not force:
         raise FileExistsError(f"{out_dir} is not empty; choose an empty or new folder, or pass --force to "
                               f"overwrite the files the release writes.")
+    key_path = Path(key_path) if key_path else default_key_path(out_dir)
+    if key_path.resolve().is_relative_to(out_dir.resolve()):
+        raise ValueError(f"the key {key_path} would be inside the release {out_dir}, which learners get; "
+                         f"put it elsewhere (--key).")
     sources = course_notebooks(solutions_dir)
     if not sources:
         raise FileNotFoundError(f"no numbered notebooks (NN_*.ipynb) in {solutions_dir or notebooks_dir()}")
-    students = [(source, student_notebook(source)) for source in sources]
+    if format == "nbgrader":
+        made = []
+        for source in sources:
+            nb = read_notebook(source)
+            make_student(nb, name=str(source))  # checks the markers
+            made.append((Path("source") / "camlab" / source.name,
+                         nbgrader_notebook(nb, _exercise_points(nb.metadata.get("camlab", {}).get("exercises")))))
+    else:
+        made = [(Path(source.name), student_notebook(source)) for source in sources]
+        if exam:
+            made = [(name, exam_notebook(nb)) for name, nb in made]
     out_dir.mkdir(parents=True, exist_ok=True)
     written = []
-    for source, nb in students:
-        write_notebook(nb, out_dir / source.name)
-        written.append(out_dir / source.name)
+    for name, nb in made:
+        write_notebook(nb, out_dir / name)
+        written.append(out_dir / name)
     (out_dir / INSTRUCTOR_README).write_text(instructor_readme(), encoding="utf-8")
     written.append(out_dir / INSTRUCTOR_README)
+    key = make_key([(name.name, nb.metadata.get("camlab", {})) for name, nb in made], seed=seed, exam=exam)
+    written.append(write_key(key, key_path))
     return written
 
 
 def release_main(argv=None):
-    """``python -m camlab release --out DIR [--force]``."""
+    """``python -m camlab release --out DIR [--force] [--exam] [--format camlab|nbgrader] [--key FILE] [--seed N]``."""
     parser = argparse.ArgumentParser(prog="python -m camlab release",
-                                     description="Write the student notebooks and an instructor README to a folder.")
+                                     description="Write the student notebooks and an instructor README to a folder, "
+                                                 "and the release key (hidden-case seed) next to it.")
     parser.add_argument("--out", type=Path, required=True, help="folder to write (must be empty or new)")
     parser.add_argument("--force", action="store_true", help="write into a non-empty folder, overwriting")
     parser.add_argument("--solutions", type=Path, default=None, help="solution notebooks folder (default notebooks/)")
+    parser.add_argument("--exam", action="store_true", help="leave out the hint and solution cells")
+    parser.add_argument("--format", choices=("camlab", "nbgrader"), default="camlab",
+                        help="camlab student notebooks (default) or an nbgrader source tree")
+    parser.add_argument("--key", type=Path, default=None, help="where to write the key (default OUT-key.json)")
+    parser.add_argument("--seed", type=int, default=None, help="hidden-case seed for the key (default: random)")
     args = parser.parse_args(argv)
+    if args.exam and args.format == "nbgrader":
+        parser.error("--exam is for the camlab format (nbgrader's own release removes solutions)")
     try:
-        written = release(args.out, args.solutions, force=args.force)
-    except (FileExistsError, FileNotFoundError, MarkerError) as error:
+        written = release(args.out, args.solutions, force=args.force, exam=args.exam, format=args.format,
+                          key_path=args.key, seed=args.seed)
+    except (FileExistsError, FileNotFoundError, MarkerError, ValueError) as error:
         print(f"camlab release: {error}", file=sys.stderr)
         return 2
     for path in written:
         print(f"wrote {path}")
+    print(f"Keep {written[-1]} to yourself: `camlab grade --key {written[-1]}` draws the hidden cases from it.")
     return 0
 
 

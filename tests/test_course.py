@@ -258,3 +258,47 @@ def test_student_notebooks_record_a_checksum_of_every_locked_cell():
     assert marks[0]["checksum"] == course.cell_checksum(nb.cells[0])
     assert course.cell_checksum(new_code_cell("import numpy as np  \n")) == marks[0]["checksum"]
     assert course.cell_checksum(new_code_cell("import numpy")) != marks[0]["checksum"]
+
+
+def test_release_writes_its_key_next_to_the_folder_never_inside(tmp_path, capsys):
+    import json
+
+    solutions = write_course(tmp_path / "notebooks")
+    out = tmp_path / "release"
+    assert release_main(["--out", str(out), "--solutions", str(solutions), "--seed", "77"]) == 0
+    key = json.loads((tmp_path / "release-key.json").read_text())
+    assert key["seed"] == 77 and [n["id"] for n in key["notebooks"]] == ["00_demo", "01_more"]
+    assert [e["func_name"] for e in key["notebooks"][0]["exercises"]] == ["clip01", "normalize_map"]
+    assert "Keep " in capsys.readouterr().out
+    assert release_main(["--out", str(tmp_path / "r2"), "--solutions", str(solutions), "--key",
+                         str(tmp_path / "r2" / "key.json")]) == 2
+    assert "would be inside the release" in capsys.readouterr().err
+
+
+def test_exam_release_leaves_out_hints_and_solutions(tmp_path):
+    nb = solution_notebook()
+    nb.cells.insert(2, new_code_cell("# q1.hint()\n# q1.solution()"))
+    (tmp_path / "nbs").mkdir()
+    nbformat.write(nb, str(tmp_path / "nbs" / "00_demo.ipynb"))
+    assert release_main(["--out", str(tmp_path / "exam"), "--solutions", str(tmp_path / "nbs"), "--exam"]) == 0
+    exam = nbformat.read(str(tmp_path / "exam" / "00_demo.ipynb"), as_version=4)
+    text = "".join(cell.source for cell in exam.cells)
+    assert "hint()" not in text and "solution()" not in text and "np.clip(y, 0, 1)" not in text
+    assert exam.metadata["camlab"]["exam"] is True
+    assert len(exam.cells) == len(nb.cells) - 1
+
+
+def test_nbgrader_release_marks_solutions_locked_cells_and_graded_checks(tmp_path):
+    solutions = write_course(tmp_path / "notebooks")
+    assert release_main(["--out", str(tmp_path / "nbg"), "--solutions", str(solutions), "--format", "nbgrader"]) == 0
+    nb = nbformat.read(str(tmp_path / "nbg" / "source" / "camlab" / "00_demo.ipynb"), as_version=4)
+    marks = [cell.metadata["nbgrader"] for cell in nb.cells]
+    assert marks[0]["locked"] and not marks[0]["solution"] and marks[0]["grade_id"] == nb.cells[0].id
+    assert marks[1]["solution"] and not marks[1]["locked"]  # the source version keeps the solution
+    assert "np.clip(y, 0, 1)" in nb.cells[1].source and "### BEGIN SOLUTION" in nb.cells[1].source
+    assert marks[2]["solution"]  # the markdown answer
+    assert all(m["schema_version"] == 3 for m in marks)
+    check = course.nbgrader_notebook(new_notebook(cells=[new_code_cell("q2.check()")]), {"q2": 3}).cells[0]
+    assert check.source == "_result = q2.check()\nassert _result.correct, _result.message"
+    meta = check.metadata["nbgrader"]
+    assert (meta["grade"], meta["points"], meta["locked"], meta["solution"]) == (True, 3, True, False)

@@ -265,3 +265,22 @@ def test_q4_x_and_y_mixed_up_is_incorrect():
         return inter / union if union else 0.0
 
     assert ex08.q4.grade(get_iou).status == "incorrect"
+
+
+def test_model_cases_cross_to_a_kernel_as_files_and_answers_come_back_as_data(tmp_path):
+    from camlab.exercises.core import run_cases
+    from camlab.grading import transport
+
+    cases = ex08.q1.cases + ex08.q1.hidden_cases(3)
+    transport.write_data([[list(c.args), dict(c.kwargs)] for c in cases], tmp_path / "in", models=True)
+    assert sorted(p.suffix for p in (tmp_path / "in").iterdir()).count(".keras") == 1  # one model, saved once
+    received = transport.read_data(tmp_path / "in", models=True)  # what the kernel sees
+    model, item = received[0][0]
+    assert isinstance(model, keras.Model) and model.get_layer("block2_out") is not None
+    assert isinstance(item["label"], np.int64) and item["image"].dtype == np.uint8
+    outputs = run_cases(_solution(ex08.q1), [ex08.Case(tuple(a), k) for a, k in received], ex08.q1.forbidden)
+    transport.write_data(outputs, tmp_path / "out")
+    back = transport.read_data(tmp_path / "out")  # what the grader reads: no models, plain data
+    result = ex08.q1.judge(back, cases, hidden=len(cases) - len(ex08.q1.cases), scope="graded")
+    assert result.status == "correct", result
+    assert result.message == "`generate_cam` passed all 3 public and 3 hidden cases."

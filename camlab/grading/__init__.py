@@ -1,19 +1,24 @@
-"""Grading a folder of submitted notebooks, safely: ``python -m camlab grade SUBMISSIONS --out DIR``.
+"""Grading a folder of submitted notebooks: ``python -m camlab grade SUBMISSIONS --out DIR [--key KEY]``.
 
 For every notebook:
 
 1. tell which course notebook it is (``submissions``): ``metadata.camlab.exercises`` (student notebooks carry
-   it), else its ``from camlab.exercises.exNN import`` line, else a file name starting ``NN_``;
-2. copy it into a private temporary folder and run it there in a fresh kernel under limits (``kernels``):
-   a per-cell and a per-notebook time limit, a memory limit, output kept only up to a cap;
-3. check each exercise's function (``judge``); write ``results.csv``, ``results.json`` and
-   ``feedback/LEARNER.html`` (``report``). The submissions folder is only ever read.
+   it), else its ``from camlab.exercises.exNN import`` line, else a file name starting ``NN_``; only the course's
+   exercise modules (the release key's, ``--course``, else every course notebook's) are graded;
+2. put back the instructor's version of every locked cell (``locked``), copy it into a private temporary folder
+   and run it there in a fresh kernel under limits (``kernels``);
+3. for each exercise, send the public and hidden case inputs into the kernel as plain data, call the learner's
+   function there and read back only plain-data answers (``transport``); decide the verdict in this process
+   against reference answers computed here (``judge``);
+4. write ``results.csv``, ``gradebook.csv``, ``results.json`` and ``feedback/LEARNER.html`` (``report``).
+   The submissions folder is only ever read.
 
-An exercise gets ``correct``, ``incorrect`` (the checker's message), ``not_attempted`` or ``error`` (the exception,
-or why the notebook could not be run: unreadable, time limit, memory, a dead kernel).
+An exercise gets ``correct``, ``incorrect`` (the judge's message), ``not_attempted`` or ``error`` (the exception,
+or why the notebook could not be run: unreadable, time limit, memory, a dead kernel), with points (partial
+credit: the share of cases passed).
 
-Modules: ``submissions`` (finding and identifying notebooks), ``kernels`` (limited kernels), ``transport`` (plain
-data in and out of a kernel), ``judge`` (verdicts), ``report`` (results files), ``cli`` (the command).
+Modules: ``submissions``, ``kernels``, ``transport``, ``judge``, ``locked``, ``key`` (the release key),
+``report``, ``cli`` (the command).
 """
 import importlib
 

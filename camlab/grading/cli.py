@@ -129,7 +129,8 @@ def grade_folder(submissions, out_dir, jobs=1, limits=None, show_progress=True, 
 
     graded = {}
     runs = sum(1 for notebooks in plan.values() for entry in notebooks if entry[1])
-    bar = progress(total=runs, desc="grading", unit="notebook", disable=None if show_progress else True)
+    # shown even in a log file (not only on a terminal): grading must never go silent for minutes
+    bar = progress(total=runs, desc="grading", unit="notebook", disable=not show_progress, mininterval=2)
     bar.set_postfix_str(f"learners 0/{len(plan)}")
     tick = lambda: bar.update(1)
     try:

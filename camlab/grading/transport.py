@@ -2,7 +2,8 @@
 
 A value is written to a folder as ``data.json`` plus one ``.npy`` file per array. In ``data.json`` numbers,
 strings, ``None``, ``true``/``false`` and lists stand for themselves; every JSON object is a tagged node:
-``{"npy": "3.npy"}`` (an array, read with ``allow_pickle=False``), ``{"tuple": [...]}``, ``{"dict": {...}}``
+``{"npy": "3.npy"}`` (an array, read with ``allow_pickle=False``), ``{"scalar": "4.npy"}`` (a NumPy scalar),
+``{"tuple": [...]}``, ``{"dict": {...}}``
 and, for inputs only, ``{"keras": "m0.keras"}`` (a model the grader saved, loaded in safe mode). Object arrays,
 pickles and anything else are refused; ``read_data`` never runs code from the folder it reads.
 
@@ -51,15 +52,13 @@ def write_data(value, folder, models=False):
             raise TransportError("the value is nested more than 30 levels deep")
         if item is None or type(item) in (bool, int, float, str):
             return item
-        if isinstance(item, np.generic):
-            item = np.asarray(item)
-        if isinstance(item, np.ndarray):
+        if isinstance(item, (np.ndarray, np.generic)):
             if item.dtype.kind not in _ARRAY_KINDS or item.dtype.fields is not None:
                 raise TransportError(f"an array of dtype {item.dtype} is not plain data")
             name = f"{len(arrays)}.npy"
-            np.save(folder / name, np.ascontiguousarray(item), allow_pickle=False)
+            np.save(folder / name, np.asarray(item), allow_pickle=False)
             arrays.append(name)
-            return {"npy": name}
+            return {"scalar" if isinstance(item, np.generic) else "npy": name}
         if type(item) is list:
             return [encode(v, depth + 1) for v in item]
         if type(item) is tuple:
@@ -118,13 +117,17 @@ def read_data(folder, models=False):
         if type(node) is not dict or len(node) != 1:
             raise TransportError(f"unknown node {str(node)[:60]!r}")
         (tag, body), = node.items()
-        if tag == "npy":
+        if tag in ("npy", "scalar"):
             try:
                 array = np.load(member(body), allow_pickle=False)
             except (ValueError, OSError, EOFError) as error:
                 raise TransportError(f"{body}: not a plain .npy array ({error})") from None
             if not isinstance(array, np.ndarray) or array.dtype.kind not in _ARRAY_KINDS:
                 raise TransportError(f"{body}: an array of dtype {getattr(array, 'dtype', '?')} is not plain data")
+            if tag == "scalar":
+                if array.ndim != 0:
+                    raise TransportError(f"{body}: a scalar of shape {array.shape}")
+                return array[()]
             return array
         if tag == "tuple" and type(body) is list:
             return tuple(decode(v, depth + 1) for v in body)
