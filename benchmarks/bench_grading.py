@@ -89,8 +89,8 @@ def main():
             first = args.isolation[0]
             for isolation in args.isolation[1:]:
                 for jobs in args.jobs:
-                    print(f"--jobs {jobs}: --isolation {isolation} takes {seconds[isolation, jobs] / seconds[first, jobs]:.2f}x "
-                          f"the time of --isolation {first}")
+                    ratio = seconds[isolation, jobs] / seconds[first, jobs]
+                    print(f"--jobs {jobs}: --isolation {isolation} takes {ratio:.2f}x the time of --isolation {first}")
 
 
 if __name__ == "__main__":

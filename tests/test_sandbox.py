@@ -123,14 +123,16 @@ def test_without_bubblewrap_auto_falls_back_with_a_warning_and_bubblewrap_refuse
 
 
 @pytest.mark.slow
-def test_the_fallback_grades_warns_and_ends_what_a_notebook_started(tmp_path, capsys):
+def test_the_fallback_grades_warns_and_ends_what_a_notebook_started(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("CAMLAB_TEST_SECRET", "hunter2")
     marker = tmp_path / "outside" / "left-behind"
     marker.parent.mkdir()
     background = ("import subprocess, sys\nsubprocess.Popen([sys.executable, '-c', 'import time; time.sleep(4); "
                   f"open({str(marker)!r}, \"w\").write(\"x\")'])")
     planted = tmp_path / "submissions" / "ann" / "planted.txt"
     # without the sandbox the submissions folder is in reach: the change is caught by the before/after hashes
-    write(tmp_path / "submissions", "ann", CLIP, background, f"open({str(planted)!r}, 'w').write('x')")
+    write(tmp_path / "submissions", "ann", CLIP, background, f"open({str(planted)!r}, 'w').write('x')",
+          "import os\nraise RuntimeError(os.environ.get('CAMLAB_TEST_SECRET', 'no secret here'))")
     out = tmp_path / "results"
     assert grading.main([str(tmp_path / "submissions"), "--out", str(out), "--isolation", "none", *LIMITS]) == 0
     err = capsys.readouterr().err
@@ -139,6 +141,8 @@ def test_the_fallback_grades_warns_and_ends_what_a_notebook_started(tmp_path, ca
     report = json.loads((out / "results.json").read_text())
     assert report["isolation"]["sandbox"] == "none"
     assert report["submissions_changed"] == ["ann/planted.txt"]
+    errors = report["learners"]["ann"]["notebooks"][0]["errors"]
+    assert {"cell": 4, "error": "RuntimeError: no secret here"} in errors  # the environment was cleared
     assert report["learners"]["ann"]["results"]["00_demo:q1"]["status"] == "correct"
     import time
     time.sleep(5)

@@ -12,7 +12,8 @@
   hierarchies, else ``systemd-run --user --scope``. Leftover processes are killed and the cgroup removed after
   each learner (a run that was killed leaves cgroups named after its dead pid: the next run removes them).
 - Otherwise: the kernel runs with today's limits only (an address-space limit per process, a file-size limit,
-  its process group killed after grading), and ``detect`` says so in ``warnings``.
+  its session killed after grading, an environment cleared to what ``PASSED_ENV`` names), and ``detect`` says
+  so in ``warnings``.
 
 Run as a script (``python sandbox.py --config FILE -- KERNEL ARGV``), this module is the kernel's launcher: it
 joins the cgroup, then replaces itself with bubblewrap (or the kernel). It imports nothing from camlab, so it
@@ -46,7 +47,7 @@ class Isolation:
     sandbox: str = "none"              # "bubblewrap" or "none"
     memory: str = "address-space limit per process"  # or "cgroup v2", "cgroup v1", "systemd-run"
     network: str = "shared with the grader"
-    processes: str = "process group killed after each notebook"
+    processes: str = "the kernel's session killed after each notebook"
     warnings: list = field(default_factory=list)
     bwrap: str | None = None
     cgroup_parents: dict = field(default_factory=dict)  # controller -> parent folder (cgroup v1/v2)
@@ -446,12 +447,11 @@ def launch(argv):
     for path in config["cgroup_procs"]:
         Path(path).write_text(str(os.getpid()))  # before anything else runs: all children inherit it
     env = {k: v for k, v in os.environ.items() if not k.startswith("JPY_")}  # ipykernel exits on JPY_PARENT_PID
-    if config["bwrap"]:
+    if config["bwrap"]:  # (bubblewrap clears the kernel's environment itself; systemd-run needs this one)
         connection_file = inner[inner.index("-f") + 1]
         inner = bwrap_argv(config, connection_file, os.getcwd()) + inner
-        env = {}
-    elif config.get("env"):
-        env = {**{k: v for k, v in env.items() if k in PASSED_ENV}, **config["env"]}
+    else:
+        env = {**{k: v for k, v in env.items() if k in (*PASSED_ENV, "HOME")}, **config.get("env", {})}
     if config.get("systemd_run"):
         limits = config["systemd_run"]
         inner = ["systemd-run", "--user", "--scope", "--quiet", "-p", f"MemoryMax={limits['memory_mb']}M",

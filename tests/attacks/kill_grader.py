@@ -11,7 +11,8 @@ for target in (os.getppid(), os.getpgid(0)):
 for entry in os.listdir("/proc"):
     if entry.isdigit() and int(entry) != os.getpid():
         try:
-            if b"camlab" in open(f"/proc/{entry}/cmdline", "rb").read() or b"pytest" in open(f"/proc/{entry}/cmdline", "rb").read():
+            command = open(f"/proc/{entry}/cmdline", "rb").read()
+            if b"camlab" in command or b"pytest" in command:
                 os.kill(int(entry), signal.SIGKILL)
         except OSError:
             pass
