@@ -15,6 +15,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
+from camlab.grading import sandbox
 from camlab.grading.kernels import cell_error_text, run_in_kernel
 from camlab.grading.submissions import read_submission
 from camlab.grading.text import clip
@@ -103,7 +104,7 @@ def grade_notebook(path, module_name, pairs, limits, kernels_dir, seed=None, nb=
         message = f"the notebook could not be run: {problem}"
         return {"results": {a: {"status": "error", "message": message} for a, _ in pairs},
                 "problems": [problem], "errors": [], "views": {}}
-    work_root = Path(tempfile.mkdtemp(prefix="camlab-grade-"))
+    work_root = Path(tempfile.mkdtemp(prefix=sandbox.temp_prefix("grade")))
     try:
         work_dir, io_dir = work_root / "work", work_root / "io"
         work_dir.mkdir()

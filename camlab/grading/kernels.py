@@ -10,14 +10,18 @@ from __future__ import annotations
 import atexit
 import json
 import math
+import shutil
 import subprocess
 import sys
+import tempfile
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import nbformat
 
+from camlab.grading import sandbox
 from camlab.grading.text import clip
 
 KERNEL_NAME = "camlab-grader"
@@ -33,6 +37,8 @@ class Limits:
     file_mb: int = 1024
     output_chars: int = 100_000
     message_chars: int = 1000
+    processes: int = 512  # processes and threads of one kernel together (where a cgroup is available)
+    message_mb: int = 32  # a bigger message from the kernel is dropped before it reaches the grader's memory
 
 
 # A kernel's launcher: resource limits first (inherited by anything the kernel starts), then the IPython kernel.
@@ -50,29 +56,70 @@ kernelapp.launch_new_instance()
 """
 
 
-def write_kernelspec(folder, name, memory_mb=0, file_mb=0, env=None):
+def write_kernelspec(folder, name, memory_mb=0, file_mb=0, env=None, wrap=None, metadata=None):
     """Write kernelspec ``folder/name`` for THIS Python's IPython kernel (whatever kernels are installed elsewhere).
 
     ``memory_mb`` limits the kernel's address space (``RLIMIT_AS``: a bigger allocation raises MemoryError) and
     ``file_mb`` the size of any file it writes (``RLIMIT_FSIZE``); 0 means no limit. Returns ``folder``, to give to
-    ``jupyter_client.kernelspec.KernelSpecManager(kernel_dirs=[folder])``.
+    ``jupyter_client.kernelspec.KernelSpecManager(kernel_dirs=[folder])``. ``wrap(argv)`` gives the command
+    that launches the kernel's ``argv`` (the sandbox's launcher); ``metadata`` goes into the kernelspec.
     """
     spec_dir = Path(folder) / name
     spec_dir.mkdir(parents=True, exist_ok=True)
+    argv = [sys.executable, "-c", _LAUNCHER, str(int(memory_mb)), str(int(file_mb)), "-f", "{connection_file}"]
     spec = {
-        "argv": [sys.executable, "-c", _LAUNCHER, str(int(memory_mb)), str(int(file_mb)), "-f", "{connection_file}"],
+        "argv": wrap(argv) if wrap else argv,
         "display_name": f"camlab ({name})",
         "language": "python",
         "env": {"TF_CPP_MIN_LOG_LEVEL": "2", **(env or {})},
+        "metadata": metadata or {},
     }
+    if wrap:  # a signal would reach the launcher (bubblewrap), not the kernel: interrupt by a control message
+        spec["interrupt_mode"] = "message"
     (spec_dir / "kernel.json").write_text(json.dumps(spec, indent=1))
     return Path(folder)
 
 
-def grader_kernelspec(folder, limits):
-    """The grader's kernelspec (``KERNEL_NAME``) under ``limits``; returns the kernels folder."""
+GRADER_ENV = {"MPLBACKEND": "Agg", "PYTHONDONTWRITEBYTECODE": "1"}
+
+
+def grader_kernelspec(folder, limits, isolation=None, cgroup=None, hide=()):
+    """The grader's kernelspec (``KERNEL_NAME``) under ``limits``; returns the kernels folder.
+
+    With an ``isolation`` (``sandbox.detect()``) the kernel starts through the sandbox's launcher: in
+    ``cgroup``, under bubblewrap where available (talking over ZMQ's ipc transport), with ``hide`` (the
+    submissions, the results) out of its sight. Its settings sit next to the kernelspec, never inside the sandbox.
+    """
+    if isolation is None:
+        return write_kernelspec(folder, KERNEL_NAME, memory_mb=limits.memory_mb, file_mb=limits.file_mb,
+                                env=GRADER_ENV)
+    config = sandbox.sandbox_config(isolation, hide=hide, env={"TF_CPP_MIN_LOG_LEVEL": "2", **GRADER_ENV},
+                                    cgroup=cgroup, memory_mb=limits.memory_mb, pids_max=limits.processes)
+    config_path = Path(folder) / "sandbox.json"
+    config_path.write_text(json.dumps(config, indent=1))
+    metadata = {"camlab": {"transport": "ipc" if config["bwrap"] else "tcp",
+                           "cgroup_procs": cgroup.procs_files() if cgroup else [],
+                           "cgroup_memory": [cgroup.kind, str(cgroup.folders["memory"])] if cgroup else None}}
     return write_kernelspec(folder, KERNEL_NAME, memory_mb=limits.memory_mb, file_mb=limits.file_mb,
-                            env={"MPLBACKEND": "Agg", "PYTHONDONTWRITEBYTECODE": "1"})
+                            env=GRADER_ENV, wrap=lambda argv: sandbox.kernel_argv(config_path, argv),
+                            metadata=metadata)
+
+
+@contextmanager
+def grader_kernels(limits, isolation=None, hide=()):
+    """A kernels folder with the grader's kernelspec (and, with ``isolation``, a cgroup for its kernels), for
+    one learner's notebooks; yields the folder; removes the folder and the cgroup (killing what is left)."""
+    folder = Path(tempfile.mkdtemp(prefix=sandbox.temp_prefix("kernels")))
+    cgroup = None
+    try:
+        if isolation is not None:
+            cgroup = sandbox.make_cgroup(isolation, limits.memory_mb, limits.processes)
+        grader_kernelspec(folder, limits, isolation, cgroup, hide)
+        yield folder
+    finally:
+        if cgroup is not None:
+            cgroup.remove()
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def _client_class():
@@ -96,6 +143,33 @@ def _client_class():
     return CappedClient
 
 
+def _kernel_manager(kernels_dir, limits):
+    """``(kernel manager, its connection folder)`` for the grader's kernelspec in ``kernels_dir``.
+
+    A sandboxed kernel has no network: it talks over ZMQ's ipc transport, through sockets in a private folder
+    (the only folder besides its working folder that the sandbox lets it write). Messages bigger than
+    ``limits.message_mb`` are dropped by ZMQ before they are read into the grader's memory.
+    """
+    import zmq
+    import zmq.asyncio
+    from jupyter_client import AsyncKernelManager
+    from jupyter_client.kernelspec import KernelSpecManager
+
+    class CappedManager(AsyncKernelManager):
+        def client(self, **kwargs):
+            return super().client(context=self.context, **kwargs)
+
+    context = zmq.asyncio.Context()
+    context.setsockopt(zmq.MAXMSGSIZE, limits.message_mb * 2**20)
+    km = CappedManager(kernel_name=KERNEL_NAME, context=context,
+                       kernel_spec_manager=KernelSpecManager(kernel_dirs=[str(kernels_dir)]))
+    connection_dir = Path(tempfile.mkdtemp(prefix=sandbox.temp_prefix("connection")))
+    km.connection_file = str(connection_dir / "kernel.json")
+    if km.kernel_spec.metadata.get("camlab", {}).get("transport") == "ipc":
+        km.transport, km.ip = "ipc", str(connection_dir / "zmq")
+    return km, connection_dir
+
+
 def cell_error_text(cell, limit):
     """The error a cell ended with, or why nothing came back."""
     for output in cell.get("outputs", []):
@@ -111,8 +185,6 @@ async def run_in_kernel(nb, limits, kernels_dir, work_dir, after):
     ``(cell, timed_out)``. Returns ``(problems, errors in the learner's cells)``; ``nb`` is left as given.
     A dead kernel, a failed start or an exception in ``after`` become problems, never an exception.
     """
-    from jupyter_client import AsyncKernelManager
-    from jupyter_client.kernelspec import KernelSpecManager
     from nbclient.exceptions import DeadKernelError
 
     problems, errors = [], []
@@ -130,7 +202,9 @@ async def run_in_kernel(nb, limits, kernels_dir, work_dir, after):
         if cell_index < learner_cells:
             errors.append({"cell": cell_index, "error": clip(text, limits.message_chars)})
 
-    km = AsyncKernelManager(kernel_name=KERNEL_NAME, kernel_spec_manager=KernelSpecManager(kernel_dirs=[str(kernels_dir)]))
+    km, connection_dir = _kernel_manager(kernels_dir, limits)
+    meta = km.kernel_spec.metadata.get("camlab", {})
+    oom_before = sandbox.oom_kills(meta.get("cgroup_memory"))
     client = _client_class()(
         nb, km=km, timeout=limits.cell_timeout, timeout_func=lambda cell: state["timeout"], allow_errors=True,
         interrupt_on_timeout=True, error_on_timeout={"ename": "CamlabTimeLimit", "evalue": "time limit"},
@@ -172,17 +246,24 @@ async def run_in_kernel(nb, limits, kernels_dir, work_dir, after):
             state["timeout"], state["cut"] = limits.cell_timeout, False
             await after(execute)
     except DeadKernelError:
-        problems.append(f"the kernel died while {phase} (out of memory, a crash, or os._exit?)")
+        if sandbox.oom_kills(meta.get("cgroup_memory")) > oom_before:
+            problems.append(f"the kernel was stopped while {phase}: its processes together reached the memory "
+                            f"limit ({limits.memory_mb} MB)")
+        else:
+            problems.append(f"the kernel died while {phase} (out of memory, a crash, or os._exit?)")
     except Exception as error:  # kernel start-up failures and the like: report, never stop the whole run
         hint = f" (is --memory-mb {limits.memory_mb} too small for a kernel?)" if phase == "starting the kernel" else ""
         problems.append(f"failed while {phase}: {type(error).__name__}: {clip(str(error), 300)}{hint}")
     finally:
         atexit.unregister(client._cleanup_kernel)  # nbclient leaves it registered when the kernel never started
+        kernel_pid = getattr(getattr(km, "provisioner", None), "pid", None)
         try:
             if km.has_kernel:
                 await km.shutdown_kernel(now=True)
         except Exception:  # already gone
             pass
+        sandbox.end_leftovers(meta.get("cgroup_procs", []), kernel_pid)
+        shutil.rmtree(connection_dir, ignore_errors=True)
     del nb.cells[learner_cells:]
     for index in sorted(client.truncated_cells):
         if index < learner_cells:

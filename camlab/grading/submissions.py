@@ -26,7 +26,7 @@ def find_submissions(root):
                                 f"per learner (or the learners' notebooks).")
     learners = {}
     for entry in sorted(root.iterdir()):
-        if entry.name.startswith("."):
+        if entry.name.startswith(".") or entry.is_symlink():  # a link may point at another learner's work
             continue
         if entry.is_dir():
             notebooks = sorted(p for p in entry.rglob("*.ipynb")
