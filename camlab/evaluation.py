@@ -262,7 +262,26 @@ def _copy(model):
     return copy
 
 
-class SanityCheck:
+class _Table:
+    """A report shown as a table: ``_cells()`` gives (header, rows of strings); printing aligns the columns,
+    notebooks show HTML."""
+
+    def __str__(self):
+        heads, body = self._cells()
+        widths = [max(len(r[c]) for r in [heads] + body) for c in range(len(heads))]
+        lines = ["  ".join(cell.ljust(w) if c == 0 else cell.rjust(w) for c, (cell, w) in enumerate(zip(r, widths)))
+                 for r in [heads] + body]
+        lines.insert(1, "  ".join("-" * w for w in widths))
+        return "\n".join(lines)
+
+    def _repr_html_(self):
+        heads, body = self._cells()
+        head = "".join(f"<th>{html.escape(h)}</th>" for h in heads)
+        rows = "".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in r) + "</tr>" for r in body)
+        return f"<table><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>"
+
+
+class SanityCheck(_Table):
     """What ``sanity_check`` found.
 
     ``steps``: row names, ``"original"`` then one per randomization step (the layer randomized at that step;
@@ -294,22 +313,8 @@ class SanityCheck:
         body = [[row["step"]] + [f"{v:.3f}" for k, v in row.items() if k != "step"] for row in self.rows]
         return heads, body
 
-    def __str__(self):
-        heads, body = self._cells()
-        widths = [max(len(r[c]) for r in [heads] + body) for c in range(len(heads))]
-        lines = ["  ".join(cell.ljust(w) if c == 0 else cell.rjust(w) for c, (cell, w) in enumerate(zip(r, widths)))
-                 for r in [heads] + body]
-        lines.insert(1, "  ".join("-" * w for w in widths))
-        return "\n".join(lines)
-
     def __repr__(self):
         return f"SanityCheck({self.mode}, {len(self.steps)} steps, methods {', '.join(self.methods)})"
-
-    def _repr_html_(self):
-        heads, body = self._cells()
-        head = "".join(f"<th>{html.escape(h)}</th>" for h in heads)
-        rows = "".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in r) + "</tr>" for r in body)
-        return f"<table><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>"
 
 
 def sanity_check(model, images, methods=SANITY_METHODS, mode="cascading", seed=0, class_index=None, layers=None,
@@ -423,7 +428,7 @@ COLUMNS = [
 ]
 
 
-class LocalizationReport:
+class LocalizationReport(_Table):
     """What ``evaluate_localization`` found: one row per method.
 
     ``rows``: list of dicts (keys: see ``COLUMNS``). ``curves[method]``: ``{"thresholds", "v1": {0.5: acc(t)},
@@ -441,22 +446,8 @@ class LocalizationReport:
         body = [[fmt.format(row[key]) for key, _, fmt in COLUMNS] for row in self.rows]
         return heads, body
 
-    def __str__(self):
-        heads, body = self._cells()
-        widths = [max(len(r[c]) for r in [heads] + body) for c in range(len(heads))]
-        lines = ["  ".join(cell.ljust(w) if c == 0 else cell.rjust(w) for c, (cell, w) in enumerate(zip(r, widths)))
-                 for r in [heads] + body]
-        lines.insert(1, "  ".join("-" * w for w in widths))
-        return "\n".join(lines)
-
     def __repr__(self):
         return f"LocalizationReport({len(self.rows)} methods, {self.rows[0]['images'] if self.rows else 0} images)"
-
-    def _repr_html_(self):
-        heads, body = self._cells()
-        head = "".join(f"<th>{html.escape(h)}</th>" for h in heads)
-        rows = "".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in r) + "</tr>" for r in body)
-        return f"<table><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>"
 
     def to_csv(self, path):
         """Write the rows (full precision) to ``path``; returns the path."""
