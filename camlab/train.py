@@ -134,7 +134,12 @@ def train(model, train_ds, val_ds, epochs, *, learning_rate=DEFAULT_LEARNING_RAT
           overwrite=False):
     """Train ``model`` on batched (images, labels) data for ``epochs`` epochs in total; return the history dict.
 
-    - Seeds Python, NumPy and TensorFlow (``keras.utils.set_random_seed(seed)``), so a run repeats.
+    - Seeds Python, NumPy and TensorFlow (``keras.utils.set_random_seed(seed)``) before fitting. The model's
+      initial weights were drawn when it was built, and a dataset shuffled without its own seed drew its order
+      when it was made: for a run that repeats, call ``keras.utils.set_random_seed(seed)`` before building the
+      model too (``train_default`` does) and give the dataset a seed. Then two runs on the same machine and
+      TensorFlow version give the same history, bit for bit (tests/test_train.py). Other hardware or thread
+      counts may round float sums differently; on a GPU add ``tf.config.experimental.enable_op_determinism()``.
     - Compiles with Adam(learning_rate) (a float or a keras LearningRateSchedule; or your ``optimizer``) and
       sparse categorical cross-entropy + accuracy.
     - ``checkpoint_dir``: writes last/best ``.keras`` files and ``state.json`` after every epoch. If the folder
@@ -215,12 +220,15 @@ def train_default(train_split, val_split, info, epochs=DEFAULT_EPOCHS, *, backbo
     "validation", "test"))``), never the test split, which is scored once, after training (``evaluate``).
     With ``restore_best`` the returned model holds the weights of the epoch with the best validation accuracy
     (the first such epoch; from ``best.keras`` when ``checkpoint_dir`` is given), not the last epoch's.
+    ``seed`` is set (``keras.utils.set_random_seed``) before the model is built, so the initial weights, the
+    data order and the training repeat: the same call on the same machine gives the same history and weights.
     Images are prepared at the model's input size and kept in memory; Adam's learning rate follows a cosine
     decay from ``learning_rate`` to 0 over the run. ``checkpoint_dir`` makes the run resumable (see ``train``;
     ``overwrite=True`` starts a run there over).
     """
     from camlab import data, models
 
+    keras.utils.set_random_seed(seed)  # before building: the initial weights are drawn here
     model = models.build_cam_model(info.features["label"].num_classes, backbone=backbone, weights=weights)
     size = tuple(model.input_shape[1:3])
     train_ds = data.apply_normalize_on_dataset(train_split, batch_size=batch_size, size=size, seed=seed, cache=True)

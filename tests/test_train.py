@@ -168,6 +168,12 @@ def test_train_default_keeps_the_checkpoint_chosen_on_validation(tmp_path):
     # without a checkpoint folder the best weights are kept in memory
     model2, history2 = training.train_default(train_split, val_split, info, 3, verbose=0, return_history=True)
     assert abs(_val_accuracy(model2, val_split) - max(history2["val_accuracy"])) < 1e-6
+    # the same seed repeats the run bit for bit: the initial weights are seeded too (before the model is built)
+    assert history2 == history
+    for mine, theirs in zip(model2.get_weights(), model.get_weights()):
+        np.testing.assert_array_equal(mine, theirs)
+    other = training.train_default(train_split, val_split, info, 1, seed=1, verbose=0, restore_best=False)
+    assert not np.array_equal(other.get_weights()[0], model.get_weights()[0])  # another seed, another run
     # restore_best=False keeps the last epoch's weights
     model3 = training.train_default(train_split, val_split, info, 2, checkpoint_dir=tmp_path / "run3", verbose=0,
                                     restore_best=False)
