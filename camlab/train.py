@@ -51,13 +51,26 @@ class ProgressBar(keras.callbacks.Callback):
         if self.bar is not None:
             self.bar.update(1)
             if logs:
-                self.bar.set_postfix(loss=f"{logs.get('loss', np.nan):.3f}", acc=f"{logs.get('accuracy', 0):.3f}")
+                self.bar.set_postfix(_scores(logs, ""))
 
     def on_epoch_end(self, epoch, logs=None):
+        """The bar ends with the epoch's training loss and accuracy; the validation scores get a line of their
+        own below it (all four do not fit a 100-column notebook bar, which would cut them off)."""
         if self.bar is not None:
-            self.bar.set_postfix({k: f"{v:.3f}" for k, v in (logs or {}).items()})
+            logs = logs or {}
+            self.bar.set_postfix(_scores(logs, ""))
             self.bar.close()
+            validation = _scores(logs, "val_")
+            if validation:
+                text = ", ".join(f"{k}={v}" for k, v in validation.items())
+                self.bar.write(f"{' ' * len(self.bar.desc)}  validation: {text}", file=self.bar.fp)
             self.bar = None
+
+
+def _scores(logs, prefix):
+    """``{"loss": "0.123", "acc": "0.950"}`` from Keras logs, for the keys starting with ``prefix``."""
+    names = {"loss": "loss", "accuracy": "acc"}
+    return {short: f"{logs[prefix + key]:.3f}" for key, short in names.items() if prefix + key in logs}
 
 
 class Checkpointer(keras.callbacks.Callback):
