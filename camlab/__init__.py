@@ -7,7 +7,8 @@ The modules follow the course, one room per step:
 - ``camlab.train``    training with progress, checkpoints and resuming (03)
 - ``camlab.cam``      one batched engine for CAM, Grad-CAM and their relatives (04, 05)
 - ``camlab.boxes``    box formats, IoU, boxes from maps (06, 07)
-- ``camlab.metrics``  localization accuracy, MaxBoxAcc, deletion and insertion, whole-dataset evaluation (07, 09)
+- ``camlab.metrics``  maps + boxes -> numbers: localization accuracy, MaxBoxAcc, pointing games (07, 09)
+- ``camlab.evaluation`` model + data -> report: deletion/insertion, average drop, sanity checks, a dataset (09)
 - ``camlab.viz``      overlays, boxes drawn, comparison figures (all)
 
 Submodules are imported on demand, so ``import camlab`` stays quick and TensorFlow is only loaded by the

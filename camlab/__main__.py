@@ -10,7 +10,7 @@ COMMANDS = {
     "demo": ("camlab.demo", "main", "the course's main job: data, model, CAM/Grad-CAM, boxes, scores, a figure"),
     "build-data": ("camlab.data", "main", "build (or locate) the embedded default dataset"),
     "train": ("camlab.train", "main", "train a CAM model with progress and resumable checkpoints"),
-    "evaluate": ("camlab.metrics", "main", "localization metrics of a model over a test split"),
+    "evaluate": ("camlab.evaluation", "main", "localization metrics of a model over a test split"),
     "execute": ("camlab.course", "execute_main", "run notebooks in place and store their outputs (authors)"),
     "student": ("camlab.course", "student_main", "regenerate the student notebooks from the solutions"),
     "release": ("camlab.course", "release_main", "write the student notebooks and an instructor README to a folder"),

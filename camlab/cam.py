@@ -1,4 +1,4 @@
-"""One batched engine for CAM, Grad-CAM, Grad-CAM++, LayerCAM and Score-CAM.
+"""One batched engine for CAM, Grad-CAM, Grad-CAM++, LayerCAM and Score-CAM, and the input-gradient maps.
 
 Every method is the same four steps (the structure of pytorch-grad-cam's ``BaseCAM``); a method only
 supplies step 2:
@@ -12,6 +12,10 @@ supplies step 2:
 3. ``M = ReLU(sum_k w_k * A_k)``, divided by its own maximum (an all-zero map stays zero).
 4. Optionally resized (bilinear) to ``size``.
 
+Saliency, guided backpropagation and Guided Grad-CAM are maps of the input: the same probe (of the model,
+or of its guided graph) gives ``dy^c/dX`` in one backward pass, reduced over colour channels.
+Graph walking and re-wiring live in ``camlab._graph``.
+
 Images are a batch (N, H, W, C) or one image (H, W, C) of float RGB in [0, 1] at the model's input size
 (the model holds any backbone preprocessing). This module knows nothing about boxes.
 """
@@ -23,20 +27,16 @@ import numpy as np
 import tensorflow as tf
 import keras
 
+from camlab import _graph
+
 CamResult = collections.namedtuple("CamResult", ["maps", "probabilities", "class_index", "layer"])
 CamResult.__doc__ = """What `compute_maps` returns, all from one forward pass.
 
 maps: float32 (N, h, w) in [0, 1] (or (h, w) for a single image); probabilities: the model's softmax
-output (N, classes); class_index: the class each map explains (N,); layer: the feature layer's name.
+output (N, classes); class_index: the class each map explains (N,); layer: the feature layer's name
+(None for saliency and guided backprop, which are maps of the input).
 """
 
-# Layers that are the identity at inference: allowed between the feature map, the GAP and the Dense for CAM.
-_INFERENCE_IDENTITY = tuple(
-    getattr(keras.layers, name)
-    for name in ("Dropout", "SpatialDropout2D", "GaussianNoise", "GaussianDropout", "AlphaDropout", "Identity",
-                 "ActivityRegularization")
-    if hasattr(keras.layers, name)  # a Keras release may retire one
-)
 
 class _ProbeTracingFilter(logging.Filter):
     """Each (model, layer) probe traces its own tf.functions once, by design; TensorFlow's "triggered
@@ -55,100 +55,8 @@ _PROBES = weakref.WeakKeyDictionary()
 
 
 # ----------------------------------------------------------------------------------------------------------
-# Finding layers in a Keras graph
+# Finding the feature layer (the graph walking itself is in camlab._graph)
 # ----------------------------------------------------------------------------------------------------------
-
-
-def _producer(tensor):
-    """The layer that produced a symbolic Keras tensor (Keras records it as ``_keras_history``)."""
-    return tensor._keras_history.operation
-
-
-def _output_rank(layer):
-    try:
-        return len(layer.output.shape)
-    except (AttributeError, ValueError, RuntimeError):  # never called, or called more than once
-        return None
-
-
-def _walk(model, containers=()):
-    """Yield ``(layer, containers)`` for every layer, nested models included (containers: outermost first)."""
-    containers = containers + (model,)
-    for layer in model.layers:
-        yield layer, containers
-        if isinstance(layer, keras.Model):
-            yield from _walk(layer, containers)
-
-
-def _candidates(model):
-    """Names of the layers with a 4-D output: the feature maps CAM methods can use."""
-    return [
-        layer.name
-        for layer, _ in _walk(model)
-        if not isinstance(layer, keras.layers.InputLayer) and _output_rank(layer) == 4
-    ]
-
-
-def _innermost(layer):
-    """A nested model stands for the layer that produces its output."""
-    while isinstance(layer, keras.Model):
-        layer = _producer(layer.outputs[0])
-    return layer
-
-
-def _skip_back(layer, kinds):
-    """Step backwards from ``layer`` over layers of the given kinds."""
-    while isinstance(layer, kinds):
-        layer = _innermost(_producer(layer.input))
-    return layer
-
-
-def _is_softmax(layer):
-    if isinstance(layer, keras.layers.Softmax):
-        return True
-    return isinstance(layer, (keras.layers.Activation, keras.layers.Dense)) and (
-        getattr(layer.activation, "__name__", "") == "softmax"
-    )
-
-
-def _classifier(model):
-    """How to read the pre-softmax class scores off ``model``'s graph.
-
-    Returns ``(mode, layer, ends_in_softmax)``:
-    ``("dense", dense)``: scores = dense's pre-activation ``x @ W + b`` (x = the Dense's input);
-    ``("input", act)``: scores = the input of a final softmax Activation / Softmax layer;
-    ``("output", None)``: the model's output is taken as the scores.
-    """
-    last = _producer(model.outputs[0])
-    if isinstance(last, keras.layers.Dense):
-        return "dense", last, _is_softmax(last)
-    if _is_softmax(last):
-        return "input", last, True
-    return "output", None, False
-
-
-def _cam_layer(model):
-    """The feature layer of a ``feature map -> GlobalAveragePooling2D -> Dense`` head, or a ValueError."""
-    mode, head, _ = _classifier(model)
-    dense = head if mode == "dense" else None
-    if mode == "input":
-        before = _skip_back(_innermost(_producer(head.input)), _INFERENCE_IDENTITY)
-        if isinstance(before, keras.layers.Dense) and getattr(before.activation, "__name__", "") == "linear":
-            dense = before
-    why = None
-    if dense is None:
-        why = "its output does not come from a Dense layer"
-    else:
-        pool = _skip_back(_innermost(_producer(dense.input)), _INFERENCE_IDENTITY)
-        if not isinstance(pool, keras.layers.GlobalAveragePooling2D) or pool.keepdims:
-            why = f"the Dense layer {dense.name!r} is fed by {pool.name!r}, not by a GlobalAveragePooling2D"
-        else:
-            return _skip_back(_innermost(_producer(pool.input)), _INFERENCE_IDENTITY), dense
-    raise ValueError(
-        f"CAM needs a model that ends in feature map -> GlobalAveragePooling2D -> Dense, so that the "
-        f"Dense weights weigh the feature-map channels; model {model.name!r} does not ({why}). "
-        f"Use grad_cam, which works on any layer of any differentiable model."
-    )
 
 
 def find_feature_layer(model, for_cam=False):
@@ -159,36 +67,14 @@ def find_feature_layer(model, for_cam=False):
     output, looking inside a nested backbone model.
     """
     if for_cam:
-        return _cam_layer(model)[0]
+        return _graph.cam_layer(model)[0]
     found = None
     for layer in model.layers:
-        if not isinstance(layer, keras.layers.InputLayer) and _output_rank(layer) == 4:
+        if not isinstance(layer, keras.layers.InputLayer) and _graph.output_rank(layer) == 4:
             found = layer
     if found is None:
         raise ValueError(f"Model {model.name!r} has no layer with a 4-D (N, h, w, K) output to take maps from.")
     return find_feature_layer(found) if isinstance(found, keras.Model) else found
-
-
-def _locate(model, layer):
-    """``(layer, containers)`` for a layer given by name or object; containers: the models holding it."""
-    for candidate, containers in _walk(model):
-        if candidate is layer or (isinstance(layer, str) and candidate.name == layer):
-            break
-    else:
-        if isinstance(layer, str):
-            raise KeyError(
-                f"No layer named {layer!r} in model {model.name!r}. Layers with a 4-D output you can "
-                f"take maps from: {', '.join(_candidates(model))}"
-            )
-        raise ValueError(f"Layer {getattr(layer, 'name', layer)!r} is not part of model {model.name!r}.")
-    while isinstance(candidate, keras.Model):  # a nested model stands for the layer producing its output
-        containers, candidate = containers + (candidate,), _producer(candidate.outputs[0])
-    if _output_rank(candidate) != 4:
-        raise ValueError(
-            f"Layer {candidate.name!r} outputs shape {tuple(candidate.output.shape)}, but maps need a 4-D "
-            f"feature map (N, h, w, K). Candidates: {', '.join(_candidates(model))}"
-        )
-    return candidate, containers[1:]
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -196,63 +82,27 @@ def _locate(model, layer):
 # ----------------------------------------------------------------------------------------------------------
 
 
-def _single(tensors):
-    if len(tensors) != 1:
-        raise ValueError(f"CAM methods need a model with one input and one output, not {len(tensors)}.")
-    return tensors[0]
-
-
-def _tapped(model, containers, target, head=None):
-    """A keras.Model: model's input -> [target's output, head's input (or the output), model's output].
-
-    A layer inside a nested model is not reachable from the outer graph, so for that case the outer graph
-    is rebuilt by calling its own layers again (shared, not copied) on a new Input, with the nested model
-    replaced by its own tapped model that also returns the feature map.
-    """
-    if not containers:
-        side = head.input if head is not None else model.outputs[0]
-        return keras.Model(_single(model.inputs), [target.output, side, _single(model.outputs)])
-    inner = containers[0]
-    inner_tapped = _tapped(inner, containers[1:], target)
-    taps = {}
-
-    def call(layer, *args, **kwargs):
-        if layer is inner:
-            taps["feature"], _, out = inner_tapped(*args, **kwargs)
-            return out
-        if layer is head:
-            taps["side"] = args[0]
-        return layer(*args, **kwargs)
-
-    if isinstance(model, keras.Sequential):  # clone_model's call_function is for functional models only
-        inputs = keras.Input(shape=model.input_shape[1:])
-        outputs = inputs
-        for layer in model.layers:
-            outputs = call(layer, outputs)
-    else:
-        clone = keras.models.clone_model(model, clone_function=lambda layer: layer, call_function=call)
-        inputs, outputs = _single(clone.inputs), _single(clone.outputs)
-    return keras.Model(inputs, [taps["feature"], taps.get("side", outputs), outputs])
-
-
 class _Probe:
     """Everything the engine needs for one (model, layer), built once and cached in ``_PROBES``."""
 
-    def __init__(self, model, layer, containers):
+    def __init__(self, model, layer, containers, guided=False):
         self.layer = layer  # no reference to the model itself: the cache must not keep it alive
-        self.mode, self.head, self.ends_in_softmax = _classifier(model)
-        self.tapped = _tapped(model, containers, layer, self.head if self.mode != "output" else None)
+        self.mode, self.head, self.ends_in_softmax = _graph.classifier(model)
+        head = self.head if self.mode != "output" else None
+        # guided: the model's guided graph, for input gradients only (its "feature map" is a placeholder)
+        self.tapped = _graph.guided(model, head) if guided else _graph.tapped(model, containers, layer, head)
         self.num_classes = int(model.outputs[0].shape[-1])
         self.cam_dense = None
         self.forward = tf.function(self._forward, reduce_retracing=True)
         self.gradients = tf.function(self._gradients, reduce_retracing=True)
+        self.input_gradients = tf.function(self._input_gradients, reduce_retracing=True)
         self.masked_scores = tf.function(self._masked_scores, reduce_retracing=True)
 
     def check_cam(self, model):
         """Find the Dense whose weights weigh this layer's channels (ValueError if the layer is not CAM's)."""
         if self.cam_dense is None:
-            cam_layer, dense = _cam_layer(model)
-            if _innermost(self.layer) is not cam_layer:
+            cam_layer, dense = _graph.cam_layer(model)
+            if _graph.innermost(self.layer) is not cam_layer:
                 raise ValueError(
                     f"CAM weighs the channels of the feature map that feeds GlobalAveragePooling2D -> Dense "
                     f"({cam_layer.name!r}); layer {self.layer.name!r} is not that one. Use grad_cam for "
@@ -272,24 +122,28 @@ class _Probe:
         return tf.cast(logits, tf.float32), tf.cast(probabilities, tf.float32)
 
     def _forward(self, images, class_index):
+        """Feature map, pre-softmax scores, probabilities, the class per image (-1 -> predicted), and
+        ``sum_n y_n^{c_n}``: images are independent at inference, so its gradient is each image's own."""
         feature, side, output = self.tapped(images, training=False)
         logits, probabilities = self._scores(side, output)
         predicted = tf.argmax(logits, axis=-1, output_type=tf.int32)
         class_index = tf.where(class_index < 0, predicted, class_index)
-        return tf.cast(feature, tf.float32), logits, probabilities, class_index
+        score = tf.reduce_sum(tf.gather(logits, class_index, batch_dims=1))
+        return tf.cast(feature, tf.float32), logits, probabilities, class_index, score
 
-    def _gradients(self, images, class_index):
+    def _gradients(self, images, class_index, of_input=False):
+        """The forward pass with ``dy^c/dA`` (or, ``of_input``, ``dy^c/dX``) per image."""
         # Watching the input (not the variables) records every op after it, frozen layers included.
         with tf.GradientTape(watch_accessed_variables=False) as tape:
             tape.watch(images)
-            feature, side, output = self.tapped(images, training=False)
-            logits, probabilities = self._scores(side, output)
-            predicted = tf.argmax(logits, axis=-1, output_type=tf.int32)
-            class_index = tf.where(class_index < 0, predicted, class_index)
-            # Images are independent at inference, so d(sum_n y_n^{c_n})/dA_n = dy_n^{c_n}/dA_n per image.
-            score = tf.reduce_sum(tf.gather(logits, class_index, batch_dims=1))
-        grads = tape.gradient(score, feature, unconnected_gradients=tf.UnconnectedGradients.ZERO)
-        return (tf.cast(feature, tf.float32), logits, probabilities, class_index, tf.cast(grads, tf.float32))
+            feature, logits, probabilities, class_index, score = self._forward(images, class_index)
+        grads = tape.gradient(score, images if of_input else feature,
+                              unconnected_gradients=tf.UnconnectedGradients.ZERO)
+        return feature, logits, probabilities, class_index, tf.cast(grads, tf.float32)
+
+    def _input_gradients(self, images, class_index):
+        """Probabilities, classes used and ``dy^c/dX`` (N, H, W, C)."""
+        return self._gradients(images, class_index, of_input=True)[2:]
 
     def _masked_scores(self, images, channels, owner, class_index):
         """Score-CAM's p^c(X * H_k) for a chunk of (image, channel) pairs: channels (B, h, w, 1) of the
@@ -307,7 +161,7 @@ def _probe_for(model, layer, for_cam):
         raise TypeError(f"model must be a keras.Model, not {type(model).__name__}.")
     if layer is None:
         layer = find_feature_layer(model, for_cam=for_cam)
-    layer, containers = _locate(model, layer)
+    layer, containers = _graph.locate(model, layer)
     probes = _PROBES.setdefault(model, {})
     if layer not in probes:
         probes[layer] = _Probe(model, layer, containers)
@@ -354,24 +208,45 @@ def _layer_cam_weights(run):
     return tf.nn.relu(run.gradients)
 
 
-def _score_cam_weights(run, batch_size=32):
+def _check_max_n(max_n, channels):
+    """None -> every channel; an int >= 1 -> at most ``channels`` (a larger one is clamped to ``channels``)."""
+    if max_n is None:
+        return channels
+    if isinstance(max_n, bool) or not isinstance(max_n, (int, np.integer)) or max_n < 1:
+        raise ValueError(f"max_n must be None (every channel) or a positive integer, got {max_n!r}.")
+    return min(int(max_n), channels)
+
+
+def _score_cam_weights(run, batch_size=32, max_n=None):
     """Score-CAM (Wang et al., CVPRW 2020): each channel, upsampled to the input size and min-max normalized
     to [0, 1], masks the input: ``H_k = norm(up(A_k))``, ``s_k = p^c(X * H_k)`` with p^c the class
     probability (the model's softmax output, as the authors' implementation scores the masked inputs);
     then ``w^c = softmax_k(s_k)`` over channels (Algorithm 1). The paper's baseline term p^c(X_b) is the
     same for every channel and softmax ignores constant shifts, so it drops out. The N*K masked images go
-    through the model ``batch_size`` at a time."""
-    if int(batch_size) < 1:
+    through the model ``batch_size`` at a time.
+
+    Faster-ScoreCAM (``max_n``, as in tf-keras-vis): per image only the ``max_n`` channels whose activations
+    vary most over space (largest variance of A_k) are scored; the softmax runs over those and every other
+    channel weighs 0. N*max_n masked images instead of N*K."""
+    if isinstance(batch_size, bool) or int(batch_size) != batch_size or int(batch_size) < 1:
         raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}.")
     batch_size = int(batch_size)
     n, h, w, k = run.activations.shape
-    channels = tf.reshape(tf.transpose(run.activations, (0, 3, 1, 2)), (n * k, h, w, 1))
-    owner = tf.repeat(tf.range(n), k)
+    m = _check_max_n(max_n, k)
+    by_channel = tf.transpose(run.activations, (0, 3, 1, 2))  # (n, k, h, w)
+    if m < k:
+        chosen = tf.math.top_k(tf.math.reduce_variance(by_channel, axis=(2, 3)), m).indices  # (n, m)
+        by_channel = tf.gather(by_channel, chosen, batch_dims=1)
+    channels = tf.reshape(by_channel, (n * m, h, w, 1))
+    owner = tf.repeat(tf.range(n), m)
     scores = [
         run.probe.masked_scores(run.images, channels[s : s + batch_size], owner[s : s + batch_size], run.class_index)
-        for s in range(0, n * k, batch_size)
+        for s in range(0, n * m, batch_size)
     ]
-    return tf.nn.softmax(tf.reshape(tf.concat(scores, axis=0), (n, k)), axis=-1)[:, None, None, :]
+    weights = tf.nn.softmax(tf.reshape(tf.concat(scores, axis=0), (n, m)), axis=-1)
+    if m < k:  # back to one weight per channel: (n, m) -> (n, k), zeros for the channels not scored
+        weights = tf.reduce_sum(weights[:, :, None] * tf.one_hot(chosen, k, dtype=weights.dtype), axis=1)
+    return weights[:, None, None, :]
 
 
 # method -> (weight function, needs gradients)
@@ -389,10 +264,15 @@ _WEIGHTS = {
 # ----------------------------------------------------------------------------------------------------------
 
 
-def _combine(activations, weights):
-    """``M = ReLU(sum_k w_k A_k) / max_ij M``: per map, safe divide so an all-zero map stays zero."""
-    maps = tf.nn.relu(tf.reduce_sum(activations * weights, axis=-1))
-    return tf.math.divide_no_nan(maps, tf.reduce_max(maps, axis=(1, 2), keepdims=True))
+def _unit(maps):
+    """Each map divided by its largest magnitude (safe divide: an all-zero map stays zero)."""
+    return tf.math.divide_no_nan(maps, tf.reduce_max(tf.abs(maps), axis=(1, 2), keepdims=True))
+
+
+def _combine(activations, weights, signed=False):
+    """``M = ReLU(sum_k w_k A_k) / max_ij M`` per map; ``signed``: without the ReLU, divided by max |M|."""
+    maps = tf.reduce_sum(activations * weights, axis=-1)
+    return _unit(maps if signed else tf.nn.relu(maps))
 
 
 def _as_batch(images, model):
@@ -470,42 +350,113 @@ def _class_indices(class_index, n, num_classes):
     return values.astype(np.int32)
 
 
-def _resize(maps, size):
-    if size is None:
-        return maps
-    if len(size) != 2 or any(int(s) != s or s < 1 for s in size):
+def _check_size(size):
+    if size is not None and (len(size) != 2 or any(int(s) != s or s < 1 for s in size)):
         raise ValueError(f"size must be (height, width) in positive ints, got {size!r}.")
+
+
+def _resize(maps, size, signed=False):
+    if size is None or tuple(maps.shape[1:3]) == tuple(int(s) for s in size):
+        return maps
     resized = tf.image.resize(maps[..., None], (int(size[0]), int(size[1])), method="bilinear")[..., 0]
-    return tf.clip_by_value(resized, 0.0, 1.0)
+    return tf.clip_by_value(resized, -1.0 if signed else 0.0, 1.0)
 
 
-def compute_maps(model, images, method="cam", class_index=None, layer=None, size=None, **options):
+def compute_maps(model, images, method="cam", class_index=None, layer=None, size=None, signed=False, **options):
     """Maps and the model's predictions from the same forward pass: the engine's one call.
 
     method: a key of `METHODS`. class_index: None (each image's predicted class), an int, or one per image.
-    layer: None (`find_feature_layer`), a layer name or a layer (inside a nested model too). size: (H, W)
-    to resize the maps to (bilinear), or None for the feature map's resolution. options: the method's own
-    (``batch_size`` for Score-CAM). Returns ``CamResult(maps, probabilities, class_index, layer)``; for a
-    single (H, W, C) image, the batch axis is dropped from all three arrays.
+    layer: None (`find_feature_layer`), a layer name or a layer (inside a nested model too); saliency and
+    guided backprop are maps of the input and ignore it. size: (H, W) to resize the maps to (bilinear), or
+    None for the feature map's resolution (the input's for the pixel methods). signed: False gives the maps
+    in [0, 1]; True gives them before their ReLU (or absolute value) - ``sum_k w_k A_k``, or the gradient
+    of each pixel's largest-magnitude colour channel with its sign - divided by their largest magnitude, in
+    [-1, 1] (sanity checks compare both). options: the method's own (``batch_size`` and ``max_n`` for
+    Score-CAM). Returns ``CamResult(maps, probabilities, class_index, layer)``; for a single (H, W, C)
+    image, the batch axis is dropped from all three arrays.
     """
-    if method not in _WEIGHTS:
-        raise ValueError(f"Unknown method {method!r}; choose one of {', '.join(_WEIGHTS)}.")
-    weight_fn, needs_gradients = _WEIGHTS[method]
+    if method not in METHODS:
+        raise ValueError(f"Unknown method {method!r}; choose one of {', '.join(METHODS)}.")
+    _check_size(size)
     x, single = _as_batch(images, model)
-    probe = _probe_for(model, layer, for_cam=method == "cam")
-    if method == "cam":
-        probe.check_cam(model)  # fail before the forward pass
-    wanted = tf.constant(_class_indices(class_index, int(x.shape[0]), probe.num_classes))
-    if needs_gradients:
-        activations, _, probabilities, used, gradients = probe.gradients(x, wanted)
+    if method in _PIXEL_METHODS:
+        if options:
+            raise TypeError(f"{method} takes no options, got {', '.join(options)}.")
+        maps, probabilities, used, layer_name = _pixel_maps(model, x, method, class_index, layer, size, signed)
     else:
-        (activations, _, probabilities, used), gradients = probe.forward(x, wanted), None
-    weights = weight_fn(_Pass(probe, x, activations, gradients, used), **options)
-    maps = _resize(_combine(activations, weights), size).numpy().astype(np.float32)
-    probabilities, used = probabilities.numpy(), used.numpy()
+        weight_fn, needs_gradients = _WEIGHTS[method]
+        probe = _probe_for(model, layer, for_cam=method == "cam")
+        if method == "cam":
+            probe.check_cam(model)  # fail before the forward pass
+        wanted = tf.constant(_class_indices(class_index, int(x.shape[0]), probe.num_classes))
+        if needs_gradients:
+            activations, _, probabilities, used, gradients = probe.gradients(x, wanted)
+        else:
+            (activations, _, probabilities, used, _), gradients = probe.forward(x, wanted), None
+        weights = weight_fn(_Pass(probe, x, activations, gradients, used), **options)
+        maps, layer_name = _resize(_combine(activations, weights, signed), size, signed), probe.layer.name
+    maps = np.asarray(maps, dtype=np.float32)
+    probabilities, used = np.asarray(probabilities), np.asarray(used)
     if single:
         maps, probabilities, used = maps[0], probabilities[0], int(used[0])
-    return CamResult(maps, probabilities, used, probe.layer.name)
+    return CamResult(maps, probabilities, used, layer_name)
+
+
+def unsigned_maps(method, signed):
+    """The maps ``compute_maps`` gives with ``signed=False``, from its ``signed=True`` maps at the same
+    resolution (no second pass): ``|S|`` for the maps of the input (saliency, guided backprop, Guided
+    Grad-CAM), ``ReLU(S) / max ReLU(S)`` for the channel-weight methods (an all-zero map stays zero)."""
+    if method not in METHODS:
+        raise ValueError(f"Unknown method {method!r}; choose one of {', '.join(METHODS)}.")
+    signed = np.asarray(signed, dtype=np.float32)
+    if method in _PIXEL_METHODS:
+        return np.abs(signed)
+    kept = np.maximum(signed, 0.0)
+    peak = kept.max(axis=(-2, -1), keepdims=True)
+    return np.divide(kept, peak, out=np.zeros_like(kept), where=peak > 0)
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Maps of the input: saliency, guided backpropagation, Guided Grad-CAM
+# ----------------------------------------------------------------------------------------------------------
+
+# model -> the _Probe of its guided graph (camlab._graph.guided); weak, like _PROBES.
+_GUIDED = weakref.WeakKeyDictionary()
+
+# method -> (through the guided graph, times Grad-CAM)
+_PIXEL_METHODS = {
+    "saliency": (False, False),
+    "guided_backprop": (True, False),
+    "guided_grad_cam": (True, True),
+}
+
+
+def _guided_probe(model):
+    if not isinstance(model, keras.Model):
+        raise TypeError(f"model must be a keras.Model, not {type(model).__name__}.")
+    if model not in _GUIDED:
+        _GUIDED[model] = _Probe(model, None, (), guided=True)
+    return _GUIDED[model]
+
+
+def _pixel_maps(model, x, method, class_index, layer, size, signed):
+    """``G = dy^c/dX`` through the model (saliency) or its guided graph; per pixel, the colour channel with
+    the largest |G| gives the map (its magnitude, or signed); Guided Grad-CAM multiplies that by Grad-CAM
+    upsampled to the input. Each map is divided by its largest magnitude."""
+    through_guided, times_grad_cam = _PIXEL_METHODS[method]
+    probe = _guided_probe(model) if through_guided else _probe_for(model, None, for_cam=False)
+    wanted = tf.constant(_class_indices(class_index, int(x.shape[0]), probe.num_classes))
+    probabilities, used, grads = probe.input_gradients(x, wanted)
+    if signed:
+        strongest = tf.argmax(tf.abs(grads), axis=-1, output_type=tf.int32)
+        maps = tf.gather(grads, strongest[..., None], batch_dims=3)[..., 0]
+    else:
+        maps = tf.reduce_max(tf.abs(grads), axis=-1)
+    layer_name = None
+    if times_grad_cam:
+        result = compute_maps(model, x, "grad_cam", used.numpy(), layer, tuple(x.shape[1:3]))
+        maps, layer_name = maps * result.maps, result.layer
+    return _resize(_unit(maps), size, signed), probabilities, used, layer_name
 
 
 def class_activation_map(model, images, class_index=None, layer=None, size=None):
@@ -528,9 +479,35 @@ def layer_cam(model, images, class_index=None, layer=None, size=None):
     return compute_maps(model, images, "layer_cam", class_index, layer, size).maps
 
 
-def score_cam(model, images, class_index=None, layer=None, size=None, batch_size=32):
-    """Score-CAM maps: channels weighted by the class probability of the input masked by each channel."""
-    return compute_maps(model, images, "score_cam", class_index, layer, size, batch_size=batch_size).maps
+def score_cam(model, images, class_index=None, layer=None, size=None, batch_size=32, max_n=None):
+    """Score-CAM maps: channels weighted by the class probability of the input masked by each channel.
+
+    max_n: None scores every channel (K masked forward passes per image); an int scores only the max_n
+    channels of largest spatial variance (Faster-ScoreCAM; max_n=10 is tf-keras-vis's usual choice). A
+    max_n larger than the layer's channel count is clamped to it (the full Score-CAM); 0, negative or
+    non-integer values are a ValueError.
+    """
+    return compute_maps(model, images, "score_cam", class_index, layer, size, batch_size=batch_size,
+                        max_n=max_n).maps
+
+
+def saliency(model, images, class_index=None, size=None):
+    """Saliency maps (Simonyan et al., ICLR workshop 2014), the vanilla gradient, (N, H, W) in [0, 1]:
+    ``M_ij = max_c |dy^c/dX_ijc|`` (y^c the pre-softmax score, max over colour channels), divided by its max."""
+    return compute_maps(model, images, "saliency", class_index, None, size).maps
+
+
+def guided_backprop(model, images, class_index=None, size=None):
+    """Guided backpropagation maps (Springenberg et al., 2015), reduced like `saliency`: the input gradient
+    through a guided copy of the graph (camlab._graph.guided: every ReLU passes gradients only where its
+    input and the gradient are positive; the copy shares the caller's layers, which stay unchanged)."""
+    return compute_maps(model, images, "guided_backprop", class_index, None, size).maps
+
+
+def guided_grad_cam(model, images, class_index=None, layer=None, size=None):
+    """Guided Grad-CAM (Selvaraju et al., ICCV 2017): Grad-CAM upsampled (bilinear) to the input size times
+    the guided backpropagation map, per pixel, divided by its max: fine detail where Grad-CAM says."""
+    return compute_maps(model, images, "guided_grad_cam", class_index, layer, size).maps
 
 
 METHODS = {
@@ -539,6 +516,9 @@ METHODS = {
     "grad_cam_plus_plus": grad_cam_plus_plus,
     "layer_cam": layer_cam,
     "score_cam": score_cam,
+    "saliency": saliency,
+    "guided_backprop": guided_backprop,
+    "guided_grad_cam": guided_grad_cam,
 }
 
 

@@ -17,11 +17,14 @@ and stores its outputs without TensorFlow's C++ start-up noise.
 from __future__ import annotations
 
 import argparse
+import ast
 import copy
+import hashlib
 import json
 import re
 import sys
 import tempfile
+import textwrap
 from importlib import resources
 from pathlib import Path
 
@@ -86,11 +89,29 @@ def stub_cell(cell, where="cell"):
     return cell
 
 
+# Cells a learner may change although they hold no solution: the ones that only ask for help (``q1.hint()``).
+_HELP_LINE = re.compile(r"^#?\s*q\d+\.(hint|solution)\(\)\s*$")
+
+
+def is_locked(cell):
+    """Whether the learner must leave ``cell`` (of a solution notebook) as it is: every code cell without a
+    solution block, except cells that only call (or show, commented out) ``qN.hint()``/``qN.solution()``."""
+    return cell.cell_type == "code" and CODE_BEGIN not in cell.source and not is_help_cell(cell)
+
+
+def cell_checksum(cell):
+    """SHA-256 of a cell's kind and source (trailing whitespace ignored): what a locked cell must keep."""
+    text = cell.cell_type + "\n" + "\n".join(line.rstrip() for line in cell.source.strip().splitlines())
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
 def make_student(nb, name="notebook"):
     """The student version of solution notebook ``nb`` (a new notebook; ``nb`` is not changed).
 
     Solutions become stubs, outputs, execution counts and run timings are cleared, widget state is dropped, the
-    rest of the metadata is kept, and ``metadata.camlab.student`` is set to ``True``. ``name`` (e.g. the file
+    rest of the metadata is kept, and ``metadata.camlab.student`` is set to ``True``. Locked cells (``is_locked``)
+    get ``metadata.camlab = {"locked": True, "checksum": cell_checksum(cell)}`` (the grader checks them against
+    its own copy, not this record). ``name`` (e.g. the file
     name) is used in error messages about markers.
     """
     student = copy.deepcopy(nb)
@@ -101,6 +122,8 @@ def make_student(nb, name="notebook"):
             stubbed.outputs = []
             stubbed.execution_count = None
         stubbed.metadata.pop("execution", None)  # nbclient's run timestamps
+        if is_locked(cell):
+            stubbed.metadata["camlab"] = {"locked": True, "checksum": cell_checksum(cell)}
         student.cells[index] = stubbed
     student.metadata.pop("widgets", None)
     student.metadata.setdefault("camlab", {})
@@ -159,6 +182,53 @@ def student_notebook(path):
     """The student version of the solution notebook at ``path``."""
     path = Path(path)
     return make_student(read_notebook(path), name=str(path))
+
+
+# --------------------------------------------------------------------------------------------------------------
+# The solutions q.solution() shows: collected from the notebooks' solution blocks (the one source).
+
+def notebook_solutions(nb, name="notebook"):
+    """``{function name: source}`` of every top-level function of ``nb`` that holds a code solution block: the
+    whole function, marker lines dropped (what ``q.solution()`` shows)."""
+    found = {}
+    for index, cell in enumerate(nb.cells):
+        if cell.cell_type != "code" or CODE_BEGIN not in cell.source:
+            continue
+        lines = cell.source.split("\n")
+        try:
+            tree = ast.parse(cell.source)
+        except SyntaxError as error:
+            raise MarkerError(f"{name}, cell {index}: the solution cell is not valid Python ({error})") from None
+        markers = [n for n, line in enumerate(lines, 1) if line.strip() == CODE_BEGIN]
+        for node in tree.body:
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                first = min([node.lineno, *(d.lineno for d in node.decorator_list)])
+                if any(first <= m <= node.end_lineno for m in markers):
+                    body = [line for line in lines[first - 1: node.end_lineno]
+                            if line.strip() not in (CODE_BEGIN, CODE_END)]
+                    found[node.name] = textwrap.dedent("\n".join(body)).strip("\n") + "\n"
+    return found
+
+
+def collect_solutions(solutions_dir=None):
+    """``{notebook id: {function name: source}}`` over the course notebooks (those with ``metadata.camlab.id``)."""
+    collected = {}
+    for path in course_notebooks(solutions_dir):
+        nb = read_notebook(path)
+        notebook_id = nb.metadata.get("camlab", {}).get("id")
+        solutions = notebook_solutions(nb, name=str(path))
+        if notebook_id and solutions:
+            collected[notebook_id] = solutions
+    return collected
+
+
+def solutions_path():
+    """Where ``camlab student`` writes the collected solutions: ``camlab/exercises/solutions.json``."""
+    return Path(__file__).resolve().parent / "exercises" / "solutions.json"
+
+
+def solutions_text(solutions_dir=None):
+    return json.dumps(collect_solutions(solutions_dir), indent=1, sort_keys=True, ensure_ascii=False) + "\n"
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -253,9 +323,13 @@ def student_main(argv=None):
     args = parser.parse_args(argv)
     solutions = args.solutions or notebooks_dir()
     student_dir = args.out or solutions / "student"
+    collected = solutions_path() if args.solutions is None else None  # the package's, for its own notebooks
     try:
         if args.check:
             problems = out_of_sync(solutions, student_dir)
+            if collected is not None and (not collected.exists() or
+                                          collected.read_text(encoding="utf-8") != solutions_text(solutions)):
+                problems.append((str(collected), "differs from the notebooks' solution blocks"))
             for name, reason in problems:
                 print(f"out of sync: {student_dir / name}: {reason}", file=sys.stderr)
             if problems:
@@ -264,6 +338,9 @@ def student_main(argv=None):
             print(f"{student_dir}: up to date ({len(course_notebooks(solutions))} notebooks)")
             return 0
         written = write_student_notebooks(solutions, student_dir)
+        if collected is not None:
+            collected.write_text(solutions_text(solutions), encoding="utf-8")
+            written.append(collected)
     except BROKEN_SOLUTION as error:
         raise cli.CommandError(error) from error
     for path in written:
@@ -284,46 +361,142 @@ def instructor_readme():
     return resources.files("camlab").joinpath("templates", INSTRUCTOR_README).read_text(encoding="utf-8")
 
 
-def release(out_dir, solutions_dir=None, force=False):
-    """Write fresh student notebooks and the instructor README into ``out_dir``; returns the paths written.
+def is_help_cell(cell):
+    """A code cell that only calls (or shows, commented out) ``qN.hint()``/``qN.solution()``."""
+    lines = [line.strip() for line in cell.source.splitlines() if line.strip()] if cell.cell_type == "code" else []
+    return bool(lines) and all(_HELP_LINE.match(line) for line in lines)
 
-    Refuses (``FileExistsError``) to write into a non-empty folder unless ``force``.
+
+def exam_notebook(student):
+    """An exam version of a student notebook: no hint or solution cells, ``metadata.camlab.exam = True``."""
+    exam = copy.deepcopy(student)
+    exam.cells = [cell for cell in exam.cells if not is_help_cell(cell)]
+    exam.metadata["camlab"]["exam"] = True
+    return exam
+
+
+_CHECK_LINE = re.compile(r"^(q\d+)\.check\(\)\s*$")
+
+
+def nbgrader_notebook(nb, points=None):
+    """The nbgrader *source* version of solution notebook ``nb`` (nbgrader makes the student version itself):
+    solution cells marked ``solution``, every locked cell ``locked`` (read-only), and each ``qN.check()`` cell an
+    autograded test worth ``points[qN]`` (default 1) that fails when the check is not correct. Grade ids are
+    the cell ids."""
+    out = copy.deepcopy(nb)
+    for index, cell in enumerate(out.cells):
+        grade_id = cell.get("id") or f"cell-{index}"
+        meta = {"grade": False, "grade_id": grade_id, "locked": False, "schema_version": 3, "solution": False,
+                "task": False}
+        if cell.cell_type == "code":
+            cell.outputs, cell.execution_count = [], None
+            check = _CHECK_LINE.match(cell.source.strip())
+            if check:
+                name = check.group(1)
+                cell.source = f"_result = {name}.check()\nassert _result.correct, _result.message"
+                meta.update(grade=True, locked=True, points=(points or {}).get(name, 1))
+            elif CODE_BEGIN in cell.source:
+                meta["solution"] = True
+            elif is_locked(cell):
+                meta["locked"] = True
+        elif cell.cell_type == "markdown":
+            meta["solution"] = MARKDOWN_BEGIN in cell.source
+            meta["locked"] = not meta["solution"]
+        cell.metadata["nbgrader"] = meta
+    out.metadata.pop("widgets", None)
+    return out
+
+
+def _exercise_points(module_name):
+    if not module_name:
+        return {}
+    import importlib
+
+    module = importlib.import_module(module_name)
+    return {name: value.points for name, value in vars(module).items()
+            if re.fullmatch(r"q\d+", name) and hasattr(value, "points")}
+
+
+def default_key_path(out_dir):
+    """Where ``release`` puts the key when not told: next to the release folder, never inside it."""
+    out_dir = Path(out_dir).resolve()
+    return out_dir.parent / f"{out_dir.name}-key.json"
+
+
+def release(out_dir, solutions_dir=None, force=False, exam=False, format="camlab", key_path=None, seed=None):
+    """Write a release into ``out_dir``; returns the paths written.
+
+    ``format="camlab"``: fresh student notebooks (``exam``: without hints and solutions) and the instructor
+    README; ``format="nbgrader"``: an nbgrader source tree ``source/camlab/NN_*.ipynb`` (``nbgrader_notebook``).
+    Either way the release key (hidden-case seed, exercise list: ``camlab.grading.key``) goes to ``key_path``
+    (default ``default_key_path(out_dir)``), outside the folder handed out. Refuses (``FileExistsError``) to
+    write into a non-empty folder unless ``force``.
     """
+    from camlab.grading.key import make_key, write_key
+
     out_dir = Path(out_dir)
+    if format not in ("camlab", "nbgrader"):
+        raise ValueError(f"unknown release format {format!r}; use 'camlab' or 'nbgrader'.")
     if out_dir.exists() and not out_dir.is_dir():
         raise FileExistsError(f"{out_dir} exists and is not a folder; choose another --out.")
     if out_dir.is_dir() and any(out_dir.iterdir()) and not force:
         raise FileExistsError(f"{out_dir} is not empty; choose an empty or new folder, or pass --force to "
                               f"overwrite the files the release writes.")
+    key_path = Path(key_path) if key_path else default_key_path(out_dir)
+    if key_path.resolve().is_relative_to(out_dir.resolve()):
+        raise ValueError(f"the key {key_path} would be inside the release {out_dir}, which learners get; "
+                         f"put it elsewhere (--key).")
     sources = course_notebooks(solutions_dir)
     if not sources:
         raise FileNotFoundError(f"no numbered notebooks (NN_*.ipynb) in {solutions_dir or notebooks_dir()}")
-    students = [(source, student_notebook(source)) for source in sources]
+    if format == "nbgrader":
+        made = []
+        for source in sources:
+            nb = read_notebook(source)
+            make_student(nb, name=str(source))  # checks the markers
+            made.append((Path("source") / "camlab" / source.name,
+                         nbgrader_notebook(nb, _exercise_points(nb.metadata.get("camlab", {}).get("exercises")))))
+    else:
+        made = [(Path(source.name), student_notebook(source)) for source in sources]
+        if exam:
+            made = [(name, exam_notebook(nb)) for name, nb in made]
     out_dir.mkdir(parents=True, exist_ok=True)
     written = []
-    for source, nb in students:
-        write_notebook(nb, out_dir / source.name)
-        written.append(out_dir / source.name)
+    for name, nb in made:
+        write_notebook(nb, out_dir / name)
+        written.append(out_dir / name)
     (out_dir / INSTRUCTOR_README).write_text(instructor_readme(), encoding="utf-8")
     written.append(out_dir / INSTRUCTOR_README)
+    key = make_key([(name.name, nb.metadata.get("camlab", {})) for name, nb in made], seed=seed, exam=exam)
+    written.append(write_key(key, key_path))
     return written
 
 
 @cli.command("release")
 def release_main(argv=None):
-    """``python -m camlab release --out DIR [--force]``."""
-    parser = cli.parser("release", description="Write the student notebooks and an instructor README to a folder.")
+    """``python -m camlab release --out DIR [--force] [--exam] [--format camlab|nbgrader] [--key FILE] [--seed N]``."""
+    parser = cli.parser("release", description="Write the student notebooks and an instructor README to a folder, "
+                                               "and the release key (hidden-case seed) next to it.")
     parser.add_argument("--out", type=cli.output_dir, required=True, help="folder to write (must be empty or new)")
     parser.add_argument("--force", action="store_true", help="write into a non-empty folder, overwriting")
     parser.add_argument("--solutions", type=cli.existing_dir, default=None,
                         help="solution notebooks folder (default notebooks/)")
+    parser.add_argument("--exam", action="store_true", help="leave out the hint and solution cells")
+    parser.add_argument("--format", choices=("camlab", "nbgrader"), default="camlab",
+                        help="camlab student notebooks (default) or an nbgrader source tree")
+    parser.add_argument("--key", type=Path, default=None, help="where to write the key (default OUT-key.json)")
+    parser.add_argument("--seed", type=int, default=None, help="hidden-case seed for the key (default: random)")
     args = parser.parse_args(argv)
+    if args.exam and args.format == "nbgrader":
+        parser.error("--exam is for the camlab format (nbgrader's own release removes solutions)")
     try:
-        written = release(args.out, args.solutions, force=args.force)
-    except (FileExistsError, FileNotFoundError, *BROKEN_SOLUTION) as error:
+        written = release(args.out, args.solutions, force=args.force, exam=args.exam, format=args.format,
+                          key_path=args.key, seed=args.seed)
+    except (FileExistsError, FileNotFoundError, ValueError, *BROKEN_SOLUTION) as error:
         raise cli.CommandError(error) from error
     for path in written:
         print(f"wrote {path}")
+    print(f"Keep {written[-1]} to yourself: `camlab grade --key {written[-1]}` draws the hidden cases from it.")
     return 0
 
 
@@ -372,40 +545,6 @@ def clean_outputs(nb):
     return nb
 
 
-# A kernel's launcher: resource limits first (inherited by anything the kernel starts), then the IPython kernel.
-_LAUNCHER = """\
-import resource, sys
-for _name, _mb in (("RLIMIT_AS", int(sys.argv.pop(1))), ("RLIMIT_FSIZE", int(sys.argv.pop(1)))):
-    if _mb > 0:
-        _which = getattr(resource, _name)
-        _hard = resource.getrlimit(_which)[1]
-        _limit = _mb * 1024 * 1024 if _hard == resource.RLIM_INFINITY else min(_mb * 1024 * 1024, _hard)
-        resource.setrlimit(_which, (_limit, _limit))
-resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-from ipykernel import kernelapp
-kernelapp.launch_new_instance()
-"""
-
-
-def write_kernelspec(folder, name, memory_mb=0, file_mb=0, env=None):
-    """Write kernelspec ``folder/name`` for THIS Python's IPython kernel (whatever kernels are installed elsewhere).
-
-    ``memory_mb`` limits the kernel's address space (``RLIMIT_AS``: a bigger allocation raises MemoryError) and
-    ``file_mb`` the size of any file it writes (``RLIMIT_FSIZE``); 0 means no limit. Returns ``folder``, to give to
-    ``jupyter_client.kernelspec.KernelSpecManager(kernel_dirs=[folder])``.
-    """
-    spec_dir = Path(folder) / name
-    spec_dir.mkdir(parents=True, exist_ok=True)
-    spec = {
-        "argv": [sys.executable, "-c", _LAUNCHER, str(int(memory_mb)), str(int(file_mb)), "-f", "{connection_file}"],
-        "display_name": f"camlab ({name})",
-        "language": "python",
-        "env": {"TF_CPP_MIN_LOG_LEVEL": "2", **(env or {})},
-    }
-    (spec_dir / "kernel.json").write_text(json.dumps(spec, indent=1))
-    return Path(folder)
-
-
 def execute_notebook(path, timeout=600, cwd=None, inplace=True, kernel_name=None):
     """Run every cell of the notebook at ``path`` in a fresh kernel, clean its outputs.
 
@@ -417,6 +556,8 @@ def execute_notebook(path, timeout=600, cwd=None, inplace=True, kernel_name=None
     from jupyter_client import AsyncKernelManager
     from jupyter_client.kernelspec import KernelSpecManager
     from nbclient import NotebookClient
+
+    from camlab.grading.kernels import write_kernelspec
 
     path = Path(path)
     nb = read_notebook(path)

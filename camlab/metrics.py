@@ -1,13 +1,17 @@
-"""Localization metrics for activation maps: one image, a thousand, or a whole test split.
+"""Maps + boxes -> numbers: localization accuracy, MaxBoxAcc, the pointing games.
 
 - ``localization_accuracy``: the CAM paper's GT-known accuracy (Zhou et al., CVPR 2016): the box of the largest
   region above 20% of the map's maximum must reach IoU >= 0.5 with a ground-truth box.
 - ``max_box_acc``: MaxBoxAcc and MaxBoxAccV2 (Choe et al., "Evaluating Weakly Supervised Object Localization
   Methods Right", CVPR 2020): the same accuracy at the *best* map threshold, so a method is not judged by one
   arbitrary threshold. V2 averages over IoU thresholds 0.3, 0.5, 0.7 and uses every region's box.
-- ``deletion_insertion``: how fast the class probability falls when the map's top pixels are removed, and rises
-  when they are put back (Petsiuk et al., "RISE", BMVC 2018).
-- ``evaluate_localization``: all of the above for several methods in one pass over a dataset, as a table.
+- ``pointing_game``: does the map's peak fall on the object (Zhang et al., "Top-down Neural Attention by
+  Excitation Backprop", ECCV 2016), within a tolerance of 15 pixels; ``energy_pointing_game``: the share of the
+  map's mass inside the boxes (Wang et al., Score-CAM, CVPRW 2020).
+
+What needs a model (deletion/insertion, average drop, sanity checks, whole-dataset evaluation and the
+``evaluate`` command) is in ``camlab.evaluation``; its public names are importable from here too
+(``camlab.metrics.deletion_insertion``, ``average_drop``, ``sanity_check``, ``evaluate_localization``, ...).
 
 How thresholds are swept fast. Every metric reduces to one table: for each threshold t and image i, the IoU of
 the largest region's box (V1) and the best IoU of any region's box (V2) with the image's ground truth. Many
@@ -23,29 +27,31 @@ of the pixels. Mosaics are spread over the CPU cores with threads (OpenCV releas
 Regions are counted in pixels and boxed as whole pixels (see ``camlab.boxes``); ``cv2.findContours`` with
 ``RETR_TREE``, as in Choe et al.'s code, would also box holes, which never beat their outer region's box.
 """
-import argparse
-import csv
-import html
 import os
-import time
 from concurrent.futures import ThreadPoolExecutor
 
 import cv2
 import numpy as np
 
 from camlab import boxes as _boxes
-from camlab import cli
-from camlab._progress import progress
 
 __all__ = [
     "localization_accuracy",
     "max_box_acc",
     "region_ious",
     "box_accuracy",
+    "pointing_game",
+    "energy_pointing_game",
+    "as_maps",
+    "check_thresholds",
+    "DEFAULT_CAM_THRESHOLDS",
+    "DEFAULT_IOU_THRESHOLDS",
+    # from camlab.evaluation (model + data -> report), importable from here as well:
     "deletion_insertion",
+    "average_drop",
+    "sanity_check",
     "evaluate_localization",
     "LocalizationReport",
-    "DEFAULT_CAM_THRESHOLDS",
     "main",
 ]
 
@@ -59,8 +65,9 @@ _BLOCK = 10  # thresholds per compaction of the mosaic (a gather costs about one
 # ----------------------------------------------------------------------------------------------------------
 # Input
 # ----------------------------------------------------------------------------------------------------------
-def _as_maps(cams):
-    """(N, h, w) array or a list of 2-D maps (sizes may differ) -> list of float32 2-D arrays (copies)."""
+def as_maps(cams):
+    """(N, h, w) array or a list of 2-D maps (sizes may differ) -> list of float32 2-D arrays (copies), or a
+    ValueError saying what is wrong. Shared with camlab.evaluation."""
     if isinstance(cams, np.ndarray) or hasattr(cams, "numpy"):
         arr = np.asarray(cams)
         if arr.ndim == 2:
@@ -97,8 +104,9 @@ def _as_gt(gt_boxes, count):
     return out
 
 
-def _thresholds(values, name, positive=False, default=None):
-    """One threshold or a sequence of them -> float64 (T,), each checked by ``camlab.boxes.check_threshold``."""
+def check_thresholds(values, name, positive=False, default=None):
+    """One threshold or a sequence of them (``default`` when None) -> float64 (T,), each checked by
+    ``camlab.boxes.check_threshold`` (a number in [0, 1]; above 0 with ``positive``), else a clear error."""
     values = default if values is None else values
     if isinstance(values, (str, bytes)) or np.ndim(values) == 0:
         return np.array([_boxes.check_threshold(values, name, positive)])
@@ -193,9 +201,9 @@ def region_ious(cams, gt_boxes, thresholds, normalize="minmax"):
     ``thresholds[j]`` (MaxBoxAcc's protocol); ``best[j, i]``: the best IoU of any region's box with any
     ground-truth box (MaxBoxAccV2's). Both float64 (T, N); 0 where no pixel passes.
     """
-    maps = _as_maps(cams)
+    maps = as_maps(cams)
     gts = _as_gt(gt_boxes, len(maps))
-    thresholds = _thresholds(thresholds, "thresholds")
+    thresholds = check_thresholds(thresholds, "thresholds")
     if normalize not in ("minmax", "max"):
         raise ValueError(f"normalize must be 'minmax' or 'max'; got {normalize!r}.")
     largest = np.zeros((len(thresholds), len(maps)))
@@ -257,7 +265,7 @@ def box_accuracy(ious, thresholds, iou_thresholds=DEFAULT_IOU_THRESHOLDS):
     """
     ious = np.asarray(ious, dtype=np.float64)
     thresholds = np.asarray(thresholds, dtype=np.float64)
-    iou_thresholds = _thresholds(iou_thresholds, "iou_thresholds", positive=True)
+    iou_thresholds = check_thresholds(iou_thresholds, "iou_thresholds", positive=True)
     curves, per_iou, best_threshold = {}, {}, {}
     for d in iou_thresholds:
         d = float(d)
@@ -295,340 +303,89 @@ def max_box_acc(cams, gt_boxes, iou_thresholds=DEFAULT_IOU_THRESHOLDS, cam_thres
 
     Returns ``{"value", "per_iou": {d: acc}, "best_threshold": {d: t}, "thresholds", "curves": {d: acc(t)}}``.
     """
-    thresholds = _thresholds(cam_thresholds, "cam_thresholds", default=DEFAULT_CAM_THRESHOLDS)
+    thresholds = check_thresholds(cam_thresholds, "cam_thresholds", default=DEFAULT_CAM_THRESHOLDS)
     largest, best = region_ious(cams, gt_boxes, thresholds, normalize="minmax")
     return box_accuracy(best if multi_contour else largest, thresholds, iou_thresholds)
 
 
+
 # ----------------------------------------------------------------------------------------------------------
-# Deletion and insertion
+# The pointing games
 # ----------------------------------------------------------------------------------------------------------
-def _baseline_images(images, baseline):
-    """What removed pixels become: a number, ``"blur"`` (a heavy Gaussian blur of each image), or an array."""
-    if isinstance(baseline, str):
-        if baseline != "blur":
-            raise ValueError(f"baseline must be a number, 'blur' or an image array; got {baseline!r}.")
-        sigma = max(images.shape[1:3]) / 10.0
-        return np.stack([cv2.GaussianBlur(img, (0, 0), sigma).reshape(img.shape) for img in images])
-    base = np.broadcast_to(np.asarray(baseline, dtype=np.float32), images.shape) if np.ndim(baseline) < 4 else \
-        np.asarray(baseline, dtype=np.float32)
-    if base.shape != images.shape:
-        raise ValueError(f"baseline of shape {np.shape(baseline)} does not match the images {images.shape}.")
-    return base
+def _box_pixels(gt, height, width):
+    """(K, 4) normalized boxes -> (K, 4) pixel edges [top, left, bottom, right]: pixel (r, c) covers
+    [r, r + 1) x [c, c + 1), so a box spans rows ymin*H .. ymax*H."""
+    return gt * np.array([height, width, height, width], np.float64)
 
 
-def _pixel_ranks(cam, height, width):
-    """rank[y, x] = position of the pixel when sorted by the map (resized to the image), highest first."""
-    resized = cv2.resize(cam, (width, height), interpolation=cv2.INTER_LINEAR)
-    order = np.argsort(-resized.ravel(), kind="stable")
-    ranks = np.empty(order.size, np.int64)
-    ranks[order] = np.arange(order.size)
-    return ranks.reshape(height, width)
+def _check_tolerance(tolerance):
+    if (isinstance(tolerance, bool) or not isinstance(tolerance, (int, float, np.integer, np.floating))
+            or not np.isfinite(tolerance) or tolerance < 0):
+        raise ValueError(f"tolerance must be a number of pixels >= 0; got {tolerance!r}.")
+    return float(tolerance)
 
 
-def _class_indices(class_index, probabilities):
-    count = len(probabilities)
-    if class_index is None:
-        return np.argmax(probabilities, axis=1)
-    chosen = np.broadcast_to(np.asarray(class_index), (count,)) if np.ndim(class_index) == 0 else \
-        np.asarray(class_index)
-    if chosen.shape != (count,):
-        raise ValueError(f"class_index must be None, an int, or one per image ({count}); got shape "
-                         f"{np.shape(class_index)}.")
-    if np.any((chosen < 0) | (chosen >= probabilities.shape[1])):
-        raise ValueError(f"class_index {chosen.tolist()} out of range for {probabilities.shape[1]} classes.")
-    return chosen.astype(np.int64)
+def pointing_game(cams, gt_boxes, tolerance=15):
+    """The pointing game's accuracy in [0, 1] (Zhang et al., ECCV 2016): the fraction of maps whose peak hits.
 
-
-def _predict(model, batch):
-    return np.asarray(model(batch, training=False), dtype=np.float64)
-
-
-def deletion_insertion(model, images, maps, class_index=None, steps=20, batch_size=64, baseline=0.0):
-    """Deletion and insertion curves (Petsiuk et al., BMVC 2018) and their areas, for a batch of images.
-
-    Pixels are ranked by the map (resized to the image). At step k the first ``fractions[k] = k / steps`` of them
-    are *deleted* (set to ``baseline``: a number, ``"blur"``, or images) or *inserted* (the image shown on the
-    baseline only there), and the model's output for the class (``class_index``; None = the class predicted for
-    the full image) is recorded. AUC = trapezoidal area under the curve over the fractions. A good map makes the
-    deletion AUC low and the insertion AUC high. All 2 x N x (steps + 1) inputs go through the model in batches
-    of ``batch_size``.
-
-    Returns ``{"deletion", "insertion"}`` (N, steps + 1), ``{"deletion_auc", "insertion_auc"}`` (N,),
-    ``"fractions"`` (steps + 1,) and ``"class_index"`` (N,).
+    The peak is the map's maximum (the first one in raster order when several pixels share it); it hits when
+    the centre of that pixel, (r + 0.5, c + 0.5), lies within ``tolerance`` pixels (Euclidean distance; 15 in
+    the paper) of one of the image's ground-truth boxes, inside counting as distance 0. Give maps at the
+    image's resolution: the tolerance is measured in the map's pixels. A map without a positive peak (all
+    values equal) points nowhere: a miss. ``cams``: (N, H, W) or a list of maps; ``gt_boxes``: one (4,) box or
+    (K, 4) boxes per image, normalized ``[ymin, xmin, ymax, xmax]``.
     """
-    images = np.array(images, dtype=np.float32)
-    if images.ndim != 4:
-        raise ValueError(f"images must be a batch (N, H, W, C); got shape {images.shape}.")
-    cams = _as_maps(maps)
-    if len(cams) != len(images):
-        raise ValueError(f"images and maps must match: {len(images)} images, {len(cams)} maps.")
-    if int(steps) != steps or steps < 1:
-        raise ValueError(f"steps must be a positive int; got {steps!r}.")
-    if int(batch_size) != batch_size or batch_size < 1:
-        raise ValueError(f"batch_size must be a positive int; got {batch_size!r}.")
-    count, height, width = images.shape[:3]
-    fractions = np.linspace(0.0, 1.0, steps + 1)
-    keep = np.rint(fractions * height * width).astype(np.int64)  # pixels changed at each step
-    base = _baseline_images(images, baseline)
-    ranks = [_pixel_ranks(cam, height, width) for cam in cams]
-    classes = _class_indices(class_index, _predict_all(model, images, batch_size))
-
-    jobs = [(i, k, kind) for i in range(count) for kind in (0, 1) for k in range(steps + 1)]
-    curves = np.zeros((2, count, steps + 1))
-    for start in range(0, len(jobs), batch_size):
-        part = jobs[start:start + batch_size]
-        batch = np.stack([_perturbed(images[i], base[i], ranks[i] < keep[k], kind) for i, k, kind in part])
-        scores = _predict(model, batch)
-        for (i, k, kind), row in zip(part, scores):
-            curves[kind, i, k] = row[classes[i]]
-    deletion, insertion = curves
-    return {"deletion": deletion, "insertion": insertion,
-            "deletion_auc": np.trapezoid(deletion, fractions, axis=1),
-            "insertion_auc": np.trapezoid(insertion, fractions, axis=1),
-            "fractions": fractions, "class_index": classes}
+    maps = as_maps(cams)
+    gts = _as_gt(gt_boxes, len(maps))
+    tolerance = _check_tolerance(tolerance)
+    hits = []
+    for cam, gt in zip(maps, gts):
+        if cam.max() <= cam.min():
+            hits.append(False)
+            continue
+        r, c = np.unravel_index(int(np.argmax(cam)), cam.shape)
+        top, left, bottom, right = _box_pixels(gt, *cam.shape).T
+        dy = np.maximum(np.maximum(top - (r + 0.5), (r + 0.5) - bottom), 0.0)
+        dx = np.maximum(np.maximum(left - (c + 0.5), (c + 0.5) - right), 0.0)
+        hits.append(bool(np.any(np.hypot(dy, dx) <= tolerance)))
+    return float(np.mean(hits))
 
 
-def _predict_all(model, images, batch_size):
-    return np.concatenate([_predict(model, images[s:s + batch_size]) for s in range(0, len(images), batch_size)])
+def energy_pointing_game(cams, gt_boxes):
+    """The energy-based pointing game in [0, 1] (Wang et al., Score-CAM, CVPRW 2020), averaged over images:
 
+        share_i = sum of map_i over the pixels inside any of its boxes / sum of map_i over all pixels
 
-def _perturbed(image, base, top, kind):
-    """kind 0 (deletion): the image with its top pixels replaced by the baseline; 1 (insertion): the reverse."""
-    top = top[..., None]
-    return np.where(top, base, image) if kind == 0 else np.where(top, image, base)
+    A pixel is inside when its centre is. Maps must be >= 0 (camlab's maps are); an all-zero map has no
+    energy anywhere and scores 0. Same inputs as ``pointing_game``.
+    """
+    maps = as_maps(cams)
+    gts = _as_gt(gt_boxes, len(maps))
+    shares = []
+    for i, (cam, gt) in enumerate(zip(maps, gts)):
+        if cam.min() < 0:
+            raise ValueError(f"cams[{i}] has negative values ({cam.min():.3g}); the energy pointing game needs "
+                             f"maps >= 0, such as camlab's maps in [0, 1].")
+        rows = np.arange(cam.shape[0])[:, None] + 0.5
+        cols = np.arange(cam.shape[1])[None, :] + 0.5
+        inside = np.zeros(cam.shape, bool)
+        for top, left, bottom, right in _box_pixels(gt, *cam.shape):
+            inside |= (rows >= top) & (rows <= bottom) & (cols >= left) & (cols <= right)
+        total = float(cam.sum(dtype=np.float64))
+        shares.append(float(cam[inside].sum(dtype=np.float64)) / total if total > 0 else 0.0)
+    return float(np.mean(shares))
 
 
 # ----------------------------------------------------------------------------------------------------------
-# A whole dataset
+# camlab.evaluation's names, importable from here (loaded on first use: evaluation imports this module)
 # ----------------------------------------------------------------------------------------------------------
-COLUMNS = [
-    ("method", "method", "{}"),
-    ("mean_iou", "mean IoU", "{:.3f}"),
-    ("loc_acc", "Loc@{iou}", "{:.3f}"),
-    ("max_box_acc", "MaxBoxAcc", "{:.3f}"),
-    ("max_box_acc_v2", "MaxBoxAccV2", "{:.3f}"),
-    ("best_threshold", "best thr", "{:.2f}"),
-    ("best_thresholds_v2", "best thr V2 (0.3/0.5/0.7)", "{}"),
-    ("top1_acc", "top-1 acc", "{:.3f}"),
-    ("seconds_per_image", "s/image (maps)", "{:.4f}"),
-    ("images", "images", "{}"),
-]
+_FROM_EVALUATION = ("deletion_insertion", "average_drop", "sanity_check", "SanityCheck", "evaluate_localization",
+                    "LocalizationReport", "COLUMNS", "main")
 
 
-class LocalizationReport:
-    """What ``evaluate_localization`` found: one row per method.
+def __getattr__(name):
+    if name in _FROM_EVALUATION:
+        from camlab import evaluation
 
-    ``rows``: list of dicts (keys: see ``COLUMNS``). ``curves[method]``: ``{"thresholds", "v1": {0.5: acc(t)},
-    "v2": {d: acc(t)}}`` for threshold-vs-accuracy plots. ``per_image[method]``: ``{"iou"}`` (N,) at the default
-    threshold, with ``ids`` and ``labels`` (N,) alongside, for showing the best and worst localized images.
-    Printing gives an aligned text table; notebooks show an HTML table; ``to_csv(path)`` writes the rows.
-    """
-
-    def __init__(self, rows, curves, per_image, ids, labels, settings):
-        self.rows, self.curves, self.per_image = rows, curves, per_image
-        self.ids, self.labels, self.settings = ids, labels, settings
-
-    def _cells(self):
-        heads = [head.format(iou=self.settings["iou_threshold"]) for _, head, _ in COLUMNS]
-        body = [[fmt.format(row[key]) for key, _, fmt in COLUMNS] for row in self.rows]
-        return heads, body
-
-    def __str__(self):
-        heads, body = self._cells()
-        widths = [max(len(r[c]) for r in [heads] + body) for c in range(len(heads))]
-        lines = ["  ".join(cell.ljust(w) if c == 0 else cell.rjust(w) for c, (cell, w) in enumerate(zip(r, widths)))
-                 for r in [heads] + body]
-        lines.insert(1, "  ".join("-" * w for w in widths))
-        return "\n".join(lines)
-
-    def __repr__(self):
-        return f"LocalizationReport({len(self.rows)} methods, {self.rows[0]['images'] if self.rows else 0} images)"
-
-    def _repr_html_(self):
-        heads, body = self._cells()
-        head = "".join(f"<th>{html.escape(h)}</th>" for h in heads)
-        rows = "".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in r) + "</tr>" for r in body)
-        return f"<table><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>"
-
-    def to_csv(self, path):
-        """Write the rows (full precision) to ``path``; returns the path."""
-        with open(path, "w", newline="") as handle:
-            writer = csv.DictWriter(handle, fieldnames=[key for key, _, _ in COLUMNS])
-            writer.writeheader()
-            writer.writerows(self.rows)
-        return path
-
-
-def _items(dataset, max_images):
-    """Items of a TFDS-style dataset (tf.data of dicts, or any iterable of dicts) as dicts of NumPy values."""
-    iterator = dataset.as_numpy_iterator() if hasattr(dataset, "as_numpy_iterator") else iter(dataset)
-    for count, item in enumerate(iterator):
-        if max_images is not None and count >= max_images:
-            return
-        missing = {"image", "label", "bbox"} - set(item)
-        if missing:
-            raise ValueError(f"dataset items need 'image', 'label' and 'bbox'; item {count} lacks {sorted(missing)}.")
-        yield item
-
-
-def _batches(items, batch_size):
-    batch = []
-    for item in items:
-        batch.append(item)
-        if len(batch) == batch_size:
-            yield batch
-            batch = []
-    if batch:
-        yield batch
-
-
-def _input_size(model, input_size):
-    if input_size is not None:
-        return tuple(int(s) for s in input_size)
-    shape = tuple(model.input_shape[1:3])
-    if None in shape:
-        raise ValueError(f"The model accepts any image size {model.input_shape}; pass input_size=(H, W).")
-    return shape
-
-
-def _resize_maps(maps, sizes, size):
-    """Each map resized (bilinear) to its image's size (size=None), kept (size="native"), or to ``size``."""
-    if isinstance(size, str):
-        if size != "native":
-            raise ValueError(f"size must be None (each image's size), 'native' or (H, W); got {size!r}.")
-        return list(maps)
-    return [cv2.resize(cam, (int(w), int(h)), interpolation=cv2.INTER_LINEAR)
-            for cam, (h, w) in zip(maps, sizes if size is None else [size] * len(maps))]
-
-
-def evaluate_localization(model, dataset, methods=("cam", "grad_cam", "grad_cam_plus_plus", "layer_cam"),
-                          layer=None, size=None, threshold=0.2, iou_threshold=0.5, max_images=None,
-                          batch_size=32, cam_thresholds=None, input_size=None, show_progress=True):
-    """Evaluate several map methods on a TFDS-style dataset in one pass; returns a ``LocalizationReport``.
-
-    ``dataset`` yields dicts with ``image`` (uint8, any size), ``label`` and ``bbox`` (normalized
-    ``[ymin, xmin, ymax, xmax]``; ``bboxes`` (K, 4) is used instead when present). Per batch: images are
-    preprocessed with ``camlab.data.normalize_and_resize_img`` at the model's input size (or ``input_size``);
-    each method's maps for the ground-truth class (GT-known) come from ``camlab.cam.compute_maps``, whose
-    probabilities give the top-1 accuracy from the same pass; maps are resized to each image's original size
-    (``size=None``, the protocol), kept at the feature map's resolution (``size="native"``, faster) or resized
-    to ``size=(H, W)``; then IoUs are accumulated for every threshold (``region_ious``), so memory stays small.
-
-    Columns: mean IoU and GT-known Loc@``iou_threshold`` at ``threshold`` of the max (``cam_to_bbox``'s rule),
-    MaxBoxAcc (IoU 0.5, largest region), MaxBoxAccV2 (IoU 0.3/0.5/0.7, all regions), their best thresholds,
-    top-1 accuracy, and seconds per image spent computing maps (after the first batch, which traces the model).
-    """
-    from camlab import cam as _cam
-    from camlab.data import normalize_and_resize_img
-
-    methods = [methods] if isinstance(methods, str) else list(methods)
-    unknown = [m for m in methods if m not in _cam.METHODS]
-    if not methods or unknown:
-        raise ValueError(f"Unknown method(s) {unknown}; choose from {', '.join(_cam.METHODS)}.")
-    thresholds = _thresholds(cam_thresholds, "cam_thresholds", default=DEFAULT_CAM_THRESHOLDS)
-    threshold = _boxes.check_threshold(threshold)  # checked before any map is computed
-    iou_threshold = _boxes.check_threshold(iou_threshold, "iou_threshold", positive=True)
-    shape = _input_size(model, input_size)
-    acc = {m: {"v1": [], "v2": [], "iou": [], "correct": [], "seconds": []} for m in methods}
-    ids, labels = [], []
-    total = max_images if max_images is not None else _length(dataset)
-    bar = progress(total=total, desc="evaluating", unit="img", disable=None if show_progress else True)
-    for batch in _batches(_items(dataset, max_images), batch_size):
-        images = np.stack([np.asarray(normalize_and_resize_img(item, shape)[0]) for item in batch])
-        truth = np.array([int(item["label"]) for item in batch])
-        gts = [item["bboxes"] if "bboxes" in item else item["bbox"] for item in batch]
-        sizes = [item["image"].shape[:2] for item in batch]
-        ids += [_text(item.get("id", len(ids) + n)) for n, item in enumerate(batch)]
-        labels += truth.tolist()
-        for method in methods:
-            start = time.perf_counter()
-            result = _cam.compute_maps(model, images, method=method, class_index=truth, layer=layer)
-            acc[method]["seconds"].append((time.perf_counter() - start, len(batch)))
-            maps = _resize_maps(result.maps, sizes, size)
-            largest, best = region_ious(maps, gts, thresholds, normalize="minmax")
-            at_default, _ = region_ious(maps, gts, [threshold], normalize="max")
-            acc[method]["v1"].append(largest)
-            acc[method]["v2"].append(best)
-            acc[method]["iou"].append(at_default[0])
-            acc[method]["correct"].append(np.argmax(result.probabilities, axis=1) == truth)
-        bar.update(len(batch))
-    bar.close()
-    if not labels:
-        raise ValueError("The dataset yielded no images to evaluate.")
-    rows, curves, per_image = [], {}, {}
-    for method in methods:
-        got = acc[method]
-        v1 = box_accuracy(np.concatenate(got["v1"], axis=1), thresholds, (0.5,))
-        v2 = box_accuracy(np.concatenate(got["v2"], axis=1), thresholds, DEFAULT_IOU_THRESHOLDS)
-        ious = np.concatenate(got["iou"])
-        rows.append({
-            "method": method,
-            "mean_iou": float(ious.mean()),
-            "loc_acc": float(np.mean(ious >= iou_threshold)),
-            "max_box_acc": v1["value"],
-            "max_box_acc_v2": v2["value"],
-            "best_threshold": v1["best_threshold"][0.5],
-            "best_thresholds_v2": "/".join(f"{t:.2f}" for t in v2["best_threshold"].values()),
-            "top1_acc": float(np.concatenate(got["correct"]).mean()),
-            "seconds_per_image": _seconds_per_image(got["seconds"]),
-            "images": len(labels),
-        })
-        curves[method] = {"thresholds": thresholds, "v1": v1["curves"], "v2": v2["curves"]}
-        per_image[method] = {"iou": ious}
-    settings = {"threshold": threshold, "iou_threshold": iou_threshold, "size": size, "input_size": shape}
-    return LocalizationReport(rows, curves, per_image, ids, np.array(labels), settings)
-
-
-def _seconds_per_image(timings):
-    """Mean map time per image over (seconds, images) batches, leaving out the first batch when there are more
-    (it includes building and tracing the model's probe, a one-time cost)."""
-    timings = timings[1:] if len(timings) > 1 else timings
-    return sum(t for t, _ in timings) / sum(n for _, n in timings)
-
-
-def _length(dataset):
-    try:
-        length = len(dataset)
-    except TypeError:
-        return None
-    return int(length) if length >= 0 else None
-
-
-def _text(value):
-    return value.decode() if isinstance(value, bytes) else str(value)
-
-
-def _csv_arg(text):
-    """A CSV file to write, in a folder that exists (checked before the evaluation, not after)."""
-    cli.existing_dir(os.path.dirname(text) or ".")
-    if os.path.isdir(text):
-        raise argparse.ArgumentTypeError(f"{text} is a folder; give a file name such as {text}/results.csv")
-    return text
-
-
-@cli.command("evaluate")
-def main(argv=None):
-    """``python -m camlab evaluate``: localization metrics of the shipped model on the default test split."""
-    from camlab import cam as _cam
-
-    parser = cli.parser("evaluate", description=main.__doc__)
-    parser.add_argument("--methods", nargs="+", default=["cam", "grad_cam", "grad_cam_plus_plus", "layer_cam"],
-                        choices=list(_cam.METHODS), help="map methods to compare")
-    parser.add_argument("--max-images", type=cli.positive_int, default=None,
-                        help="evaluate only the first N test images")
-    parser.add_argument("--batch-size", type=cli.positive_int, default=32)
-    parser.add_argument("--csv", default=None, type=_csv_arg, help="also write the table to this CSV file")
-    args = parser.parse_args(argv)
-
-    from camlab import data, models
-
-    model = models.load_pretrained()
-    (_, test), info = data.load()
-    report = evaluate_localization(model, test, methods=args.methods, max_images=args.max_images,
-                                   batch_size=args.batch_size)
-    print(f"{info.name} {info.version}, test split, {report.rows[0]['images']} images")
-    print(report)
-    if args.csv:
-        print(f"written to {report.to_csv(args.csv)}")
-    return 0
+        return getattr(evaluation, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -222,10 +222,21 @@ def _cardinality(ds):
     return n if n >= 0 else None
 
 
+def permute_labels(split, seed=DEFAULT_SEED):
+    """The split with its labels shuffled among its examples (a fixed permutation from ``seed``): the data
+    randomization test of Adebayo et al. (NeurIPS 2018). The images and the label counts stay the same; the
+    link between an image and its class is gone, so a model trained on it can only memorize. The split
+    must yield its items in a fixed order (a TFDS split read without shuffle_files does)."""
+    labels = np.array([int(label) for label in split.map(lambda item: item["label"]).as_numpy_iterator()])
+    shuffled = np.random.default_rng(seed).permutation(labels).astype(labels.dtype)
+    pairs = tf.data.Dataset.zip((split, tf.data.Dataset.from_tensor_slices(shuffled)))
+    return pairs.map(lambda item, label: {**item, "label": tf.cast(label, item["label"].dtype)})
+
+
 def train_default(train_split, val_split, info, epochs=DEFAULT_EPOCHS, *, backbone="tiny", weights=None,
                   seed=DEFAULT_SEED, batch_size=DEFAULT_BATCH_SIZE, learning_rate=DEFAULT_LEARNING_RATE,
                   checkpoint_dir=None, restore_best=True, verbose=1, callbacks=(), return_history=False,
-                  overwrite=False):
+                  overwrite=False, permuted_labels=False):
     """The course's recipe: a CAM model for ``info``'s classes, trained on unbatched TFDS splits; returns it
     (or ``(model, history)`` with ``return_history=True``).
 
@@ -238,11 +249,15 @@ def train_default(train_split, val_split, info, epochs=DEFAULT_EPOCHS, *, backbo
     Images are prepared at the model's input size and kept in memory; Adam's learning rate follows a cosine
     decay from ``learning_rate`` to 0 over the run. ``checkpoint_dir`` makes the run resumable (see ``train``;
     ``overwrite=True`` starts a run there over).
+    ``permuted_labels=True`` trains on the training split with its labels permuted (``permute_labels``), for
+    the data randomization test; the test split keeps its true labels.
     """
     from camlab import data, models
 
     keras.utils.set_random_seed(seed)  # before building: the initial weights are drawn here
     model = models.build_cam_model(info.features["label"].num_classes, backbone=backbone, weights=weights)
+    if permuted_labels:
+        train_split = permute_labels(train_split, seed)
     size = tuple(model.input_shape[1:3])
     train_ds = data.apply_normalize_on_dataset(train_split, batch_size=batch_size, size=size, seed=seed, cache=True)
     val_ds = data.apply_normalize_on_dataset(val_split, is_test=True, batch_size=64, size=size, cache=True)
@@ -271,35 +286,20 @@ def selected_epoch(history):
 def evaluate(model, test_split, batch_size=64, threshold=0.2, iou_threshold=0.5, feature_layer=None):
     """Test accuracy and CAM localization scores of ``model`` over an unbatched TFDS split.
 
-    One forward pass per batch (camlab.cam.compute_maps) gives the predictions and the CAM of the true class
-    at the model's input size. Then camlab.metrics scores the maps against the ground-truth boxes:
+    camlab.evaluation.evaluate_localization scores the CAM of the true class, at the model's input size,
+    from the same forward pass as the predictions:
     - cam_gt_known_loc: hit = IoU >= iou_threshold with the box of the largest region of
       cam >= threshold * max(cam) (the CAM paper's rule);
     - cam_maxboxacc_v2: MaxBoxAccV2 (Choe et al., CVPR 2020; IoU 0.3 / 0.5 / 0.7, best map threshold each).
     Returns {"test_accuracy", "cam_gt_known_loc", "cam_maxboxacc_v2", "count"}.
     """
-    from camlab.cam import compute_maps
-    from camlab.data import normalize_and_resize_img
-    from camlab.metrics import localization_accuracy, max_box_acc
+    from camlab.evaluation import evaluate_localization
 
-    size = tuple(model.input_shape[1:3])
-
-    def prepare(item):
-        image, label = normalize_and_resize_img(item, size)
-        return image, label, item["bbox"]
-
-    correct, maps, gt_boxes = 0, [], []
-    for images, labels, boxes in test_split.map(prepare, num_parallel_calls=tf.data.AUTOTUNE).batch(batch_size):
-        labels = labels.numpy()
-        result = compute_maps(model, images.numpy(), "cam", class_index=labels, layer=feature_layer, size=size)
-        correct += int((np.argmax(result.probabilities, -1) == labels).sum())
-        maps.append(result.maps)
-        gt_boxes.append(boxes.numpy())
-    maps, gt_boxes = np.concatenate(maps), np.concatenate(gt_boxes)
-    return {"test_accuracy": correct / len(maps),
-            "cam_gt_known_loc": float(localization_accuracy(maps, gt_boxes, threshold, iou_threshold)),
-            "cam_maxboxacc_v2": float(max_box_acc(maps, gt_boxes)["value"]),
-            "count": len(maps)}
+    row = evaluate_localization(model, test_split, methods=("cam",), layer=feature_layer,
+                                size=tuple(model.input_shape[1:3]), threshold=threshold,
+                                iou_threshold=iou_threshold, batch_size=batch_size, show_progress=False).rows[0]
+    return {"test_accuracy": row["top1_acc"], "cam_gt_known_loc": row["loc_acc"],
+            "cam_maxboxacc_v2": row["max_box_acc_v2"], "count": row["images"]}
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -331,6 +331,8 @@ def main(argv=None):
     from camlab import data, models
 
     parser = cli.parser("train", description=main.__doc__)
+    parser.add_argument("--config", default="default", choices=tuple(models.PRETRAINED),
+                        help="which shipped model to make: 'default' (camlab_cars) or 'emblem' (camlab_cars/emblem)")
     parser.add_argument("--epochs", type=cli.positive_int, default=DEFAULT_EPOCHS)
     parser.add_argument("--backbone", default="tiny", choices=models.BACKBONES)
     parser.add_argument("--weights", default=None, type=_weights_arg,
@@ -346,9 +348,13 @@ def main(argv=None):
                         help="data folder (default data/ or $CAMLAB_DATA_DIR)")
     parser.add_argument("--overwrite", action="store_true",
                         help="replace an existing model in --out, and start a run in --checkpoint-dir over")
+    parser.add_argument("--permute-labels", action="store_true",
+                        help="train on permuted labels (data randomization test); the model is named *_permuted")
     args = parser.parse_args(argv)
 
-    name = f"{data.DEFAULT_DATASET}_{args.backbone}"
+    dataset = models.PRETRAINED_DATASETS[args.config]
+    name = dataset.replace("/", "_") + f"_{args.backbone}" + ("_permuted" if args.permute_labels else "")
+    # camlab_cars_tiny, camlab_cars_emblem_tiny, camlab_cars_tiny_permuted
     out = Path(args.out).expanduser()
     model_file, card_file = out / f"{name}.keras", out / f"{name}.json"
     if model_file.exists() and not args.overwrite:
@@ -358,14 +364,15 @@ def main(argv=None):
     try:
         if not args.overwrite:
             read_state(checkpoint_dir)  # a corrupt state.json fails now, before the data is loaded
-        (train_split, val_split, test_split), info = data.load(split=("train", "validation", "test"),
+        (train_split, val_split, test_split), info = data.load(dataset, split=("train", "validation", "test"),
                                                                 data_dir=paths.tfds_dir(args.data_dir))
         machine_at_start = machine_description()
         start = time.perf_counter()
         model, history = train_default(train_split, val_split, info, args.epochs, backbone=args.backbone,
                                        weights=args.weights, seed=args.seed, batch_size=args.batch_size,
                                        learning_rate=args.learning_rate, checkpoint_dir=checkpoint_dir,
-                                       return_history=True, overwrite=args.overwrite)
+                                       return_history=True, overwrite=args.overwrite,
+                                       permuted_labels=args.permute_labels)
     except CheckpointError as error:
         raise cli.CommandError(error) from error
     seconds = time.perf_counter() - start
@@ -388,6 +395,7 @@ def main(argv=None):
                     "test_examples": info.splits["test"].num_examples},
         "training_command": command.strip(),
         "seed": args.seed,
+        "permuted_labels": args.permute_labels,
         "epochs": args.epochs,
         "batch_size": args.batch_size,
         "learning_rate": f"Adam, cosine decay from {args.learning_rate} to 0 over the run",

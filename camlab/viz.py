@@ -10,7 +10,8 @@ import numpy as np
 from camlab import boxes as _boxes
 
 __all__ = ["as_rgb_uint8", "overlay", "visualize_cam_on_image", "draw_boxes", "box_grid", "compare_maps",
-           "map_colorbar", "iou_histograms", "PALETTE", "GT_COLOR", "MAP_BOX_COLOR", "OUTLINE_COLOR"]
+           "map_colorbar", "iou_histograms", "sanity_check_maps", "sanity_check_curves", "PALETTE", "GT_COLOR",
+           "MAP_BOX_COLOR", "OUTLINE_COLOR"]
 
 # Box colours in order (RGB): Matplotlib's "tab10", which stays distinguishable on most images.
 PALETTE = [tuple(int(round(255 * c)) for c in rgb) for rgb in matplotlib.colormaps["tab10"].colors]
@@ -305,4 +306,81 @@ def iou_histograms(ious, threshold=0.5, marks=None, bins=20, ncols=None, figsize
         ax.axis("off")
     for row in axes:
         row[0].set_ylabel("images")
+    return fig
+
+
+def _check_report(report):
+    for name in ("steps", "methods", "scores", "maps"):
+        if not hasattr(report, name):
+            raise ValueError(f"report must be what camlab.evaluation.sanity_check returns; it has no {name!r}.")
+
+
+def sanity_check_maps(report, image=None, image_index=0, max_steps=8, colormap="jet", figsize=None):
+    """The cascading (or independent) randomization figure of Adebayo et al.: one row per method, one column
+    per step (``"original"`` first; at most ``max_steps`` columns, evenly spaced, the last step always shown),
+    each the method's map of image ``image_index`` - over ``image`` when given - with one colorbar for all.
+    ``report``: a ``camlab.evaluation.SanityCheck`` kept with ``keep_maps > image_index``. Returns the figure.
+    """
+    import matplotlib.pyplot as plt
+
+    _check_report(report)
+    kept = next(iter(report.maps.values())).shape[1]
+    if int(image_index) != image_index or not 0 <= image_index < kept:
+        raise ValueError(f"image_index {image_index!r} has no maps in the report, which kept {kept} image(s); "
+                         f"run sanity_check(..., keep_maps={int(image_index) + 1}) to keep more.")
+    if int(max_steps) != max_steps or max_steps < 2:
+        raise ValueError(f"max_steps must be an int >= 2; got {max_steps!r}.")
+    count = len(report.steps)
+    columns = sorted(set(np.linspace(0, count - 1, min(count, int(max_steps))).round().astype(int).tolist()))
+    rows = len(report.methods)
+    fig, axes = plt.subplots(rows, len(columns), squeeze=False,
+                             figsize=figsize or (1.9 * len(columns) + 0.8, 1.9 * rows + 0.4))
+    picture = None
+    for r, method in enumerate(report.methods):
+        for c, step in enumerate(columns):
+            ax = axes[r, c]
+            cam = report.maps[method][step, int(image_index)]
+            if image is not None:
+                ax.imshow(as_rgb_uint8(image))
+                picture = ax.imshow(cv2.resize(cam, (np.shape(image)[1], np.shape(image)[0])), cmap=colormap,
+                                    vmin=0.0, vmax=1.0, alpha=0.5)
+            else:
+                picture = ax.imshow(cam, cmap=colormap, vmin=0.0, vmax=1.0)
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if r == 0:
+                ax.set_title(report.steps[step], fontsize=8)
+            if c == 0:
+                ax.set_ylabel(method, fontsize=9)
+    fig.colorbar(picture, ax=axes.ravel().tolist(), shrink=0.8, label="map value")
+    fig.suptitle(f"{report.mode} randomization, top layer first (left: the original model)", fontsize=10)
+    return fig
+
+
+def sanity_check_curves(report, figsize=None):
+    """Similarity to the original map against the randomization step: one panel per measure (Spearman of the
+    signed maps, of their absolute values, SSIM), one line per method, mean over images with a band from
+    the lowest to the highest image. Returns the figure."""
+    import matplotlib.pyplot as plt
+
+    _check_report(report)
+    measures = (("spearman", "Spearman rank correlation"), ("spearman_abs", "Spearman (absolute values)"),
+                ("ssim", "SSIM"))
+    fig, axes = plt.subplots(1, 3, figsize=figsize or (14, 4), sharey=True)
+    x = np.arange(len(report.steps))
+    for ax, (key, title) in zip(axes, measures):
+        for k, method in enumerate(report.methods):
+            values = report.scores[method][key]
+            color = np.array(PALETTE[k % len(PALETTE)]) / 255.0
+            ax.plot(x, values.mean(axis=1), marker="o", markersize=3, color=color, label=method)
+            ax.fill_between(x, values.min(axis=1), values.max(axis=1), color=color, alpha=0.15)
+        ax.axhline(0.0, color="grey", linewidth=0.8)
+        ax.set_title(title, fontsize=10)
+        ax.set_xticks(x)
+        ax.set_xticklabels(report.steps, rotation=90, fontsize=7)
+        ax.set_ylim(-1.05, 1.05)
+    axes[0].set_ylabel("similarity to the original map")
+    axes[-1].legend(fontsize=8)
+    fig.suptitle(f"{report.mode} randomization (left: original model; then layers from the top)", fontsize=10)
+    fig.tight_layout()
     return fig

@@ -1,6 +1,8 @@
 """Shared checks for the exercise modules' tests (``tests/test_exNN.py``)."""
 import numpy as np
 
+from camlab.exercises.core import run_cases
+
 
 def solution_function(exercise, **namespace):
     """The learner-facing solution text of ``exercise``, run as a notebook would run it (NumPy as ``np`` plus
@@ -14,13 +16,29 @@ def status(exercise, fn):
     return exercise.grade(fn).status
 
 
+def unwatched_status(exercise, fn):
+    """The verdict on ``fn`` without the watch for calls to the reference (for functions built on it on purpose)."""
+    return exercise.judge(run_cases(fn, exercise.cases)).status
+
+
+def reference_status(exercise):
+    """The verdict on the reference itself (not watched for delegation: it IS the answer)."""
+    return unwatched_status(exercise, exercise.reference)
+
+
+def check_reference_is_delegation(exercise, fn):
+    """Handing in camlab's own function is caught, naming it."""
+    result = exercise.grade(fn)
+    assert result.status == "incorrect" and "calls camlab's own answer" in result.message, result
+
+
 def stub(*args, **kwargs):
     """An untouched exercise cell."""
     raise NotImplementedError()
 
 
 def check_reference_and_solution(exercise, **namespace):
-    assert status(exercise, exercise.reference) == "correct"
+    assert reference_status(exercise) == "correct"
     assert status(exercise, solution_function(exercise, **namespace)) == "correct"
 
 

@@ -46,6 +46,7 @@ def expected_cam(images, kernel, c):
                      for img, ci in zip(a, np.broadcast_to(c, len(a)))])
 
 
+PIXEL_METHODS = ("saliency", "guided_backprop", "guided_grad_cam")  # maps at the input's resolution
 KERNEL = np.array([[2.0, -1.0, 0.5], [-1.0, 3.0, 0.5]], np.float32)  # 2 channels, 3 classes
 
 
@@ -227,16 +228,17 @@ def test_shapes_ranges_and_dtype(method, kinds, rgb):
     model = kinds["functional"]
     fn = cam.METHODS[method]
     maps = fn(model, rgb)
-    assert maps.shape == (3, 4, 4) and maps.dtype == np.float32
+    native = (8, 8) if method in PIXEL_METHODS else (4, 4)  # maps of the input, or of block2_out
+    assert maps.shape == (3, *native) and maps.dtype == np.float32
     assert np.isfinite(maps).all() and maps.min() >= 0.0 and maps.max() <= 1.0
     np.testing.assert_allclose(maps.max(axis=(1, 2)), 1.0)  # random weights: no map is all zero here
     resized = fn(model, rgb, size=(13, 7))
     assert resized.shape == (3, 13, 7) and resized.dtype == np.float32
     assert resized.min() >= 0.0 and resized.max() <= 1.0
     single = fn(model, rgb[1])
-    assert single.shape == (4, 4)
+    assert single.shape == native
     np.testing.assert_allclose(single, maps[1], atol=1e-5)
-    if method != "cam":
+    if method not in ("cam", "saliency", "guided_backprop"):
         assert fn(model, rgb, layer="block1_out").shape == (3, 8, 8)
 
 
@@ -311,12 +313,13 @@ def test_frozen_model_still_has_gradients(images):
 def test_sequential_functional_and_nested_agree(method, kinds, rgb):
     results = {kind: cam.compute_maps(m, rgb, method) for kind, m in kinds.items()}
     reference = results["functional"]
-    assert reference.layer == "block2_out"
+    layer = None if method in ("saliency", "guided_backprop") else "block2_out"
+    assert reference.layer == layer
     for kind, result in results.items():
         np.testing.assert_allclose(result.maps, reference.maps, atol=1e-5, err_msg=kind)
         np.testing.assert_allclose(result.probabilities, reference.probabilities, atol=1e-6, err_msg=kind)
-        assert result.layer == "block2_out", kind
-    if method != "cam":
+        assert result.layer == layer, kind
+    if method not in ("cam", "saliency", "guided_backprop"):
         inner = {kind: cam.compute_maps(m, rgb, method, layer="block1_out").maps for kind, m in kinds.items()}
         for kind in inner:
             np.testing.assert_allclose(inner[kind], inner["functional"], atol=1e-5, err_msg=kind)
@@ -487,3 +490,149 @@ def test_finds_the_layers_of_camlab_models_tiny():
     x = np.random.default_rng(7).uniform(0, 1, (2, 32, 32, 3)).astype(np.float32)
     np.testing.assert_allclose(cam.grad_cam(model, x), cam.class_activation_map(model, x), atol=1e-4)
     assert cam.grad_cam(model, x, layer="block2_out").shape == (2, 8, 8)
+
+
+# ------------------------------------------------------------------------------------------------------------
+# Maps of the input: saliency, guided backpropagation, Guided Grad-CAM
+# ------------------------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def signed_images():
+    """Inputs with negative values, so the ReLU after the identity conv closes for some pixels."""
+    return np.random.default_rng(8).uniform(-1, 1, (3, 4, 4, 2)).astype(np.float32)
+
+
+def test_saliency_and_guided_backprop_known_answers(model, signed_images):
+    """On the handmade model y^c = mean_ij ReLU(x_ij) @ W[:, c], so dy^c/dx_ijk = W[k, c] [x_ijk > 0] / 16:
+    saliency_ij = max_k |W[k, c]| [x_ijk > 0]; guided backprop also closes where the gradient arriving at
+    the ReLU, W[k, c] / 16, is negative: max_k W[k, c] [x_ijk > 0] [W[k, c] > 0]."""
+    x = signed_images
+    for c in range(3):
+        w = KERNEL[:, c]
+        open_ = x > 0
+        by_hand = np.max(np.abs(w) * open_, axis=-1)
+        guided = np.max(np.where(open_ & (w > 0), w, 0.0), axis=-1)
+        np.testing.assert_allclose(cam.saliency(model, x, class_index=c), [normalized(m) for m in by_hand],
+                                   atol=1e-6)
+        np.testing.assert_allclose(cam.guided_backprop(model, x, class_index=c), [normalized(m) for m in guided],
+                                   atol=1e-6)
+    # class 0 weighs channel 1 negatively: where only channel 1 is open, guided backprop is 0, saliency is not
+    only_1 = (x[..., 0] <= 0) & (x[..., 1] > 0)
+    assert only_1.any()
+    assert np.all(cam.guided_backprop(model, x, class_index=0)[only_1] == 0)
+    assert np.all(cam.saliency(model, x, class_index=0)[only_1] > 0)
+
+
+def test_signed_maps_keep_the_sign(model, signed_images):
+    x = signed_images
+    signed = cam.compute_maps(model, x, "saliency", class_index=1, signed=True).maps
+    assert signed.min() < 0 < signed.max() and np.abs(signed).max() == pytest.approx(1.0)
+    np.testing.assert_allclose(np.abs(signed), cam.saliency(model, x, class_index=1), atol=1e-6)
+    cam_signed = cam.compute_maps(model, x, "cam", class_index=1, signed=True).maps
+    raw = np.tensordot(np.maximum(x, 0), KERNEL[:, 1], axes=([-1], [0]))
+    np.testing.assert_allclose(cam_signed, raw / np.abs(raw).max(axis=(1, 2), keepdims=True), atol=1e-6)
+
+
+def test_guided_grad_cam_is_grad_cam_times_guided_backprop(model, signed_images, kinds, rgb):
+    x = signed_images
+    expected = normalized_each(cam.grad_cam(model, x, class_index=0) * cam.guided_backprop(model, x, class_index=0))
+    np.testing.assert_allclose(cam.guided_grad_cam(model, x, class_index=0), expected, atol=1e-6)
+    deep = kinds["functional"]  # Grad-CAM on block2_out (4x4) is upsampled to the 8x8 input first
+    up = cam.grad_cam(deep, rgb, size=(8, 8))
+    np.testing.assert_allclose(cam.guided_grad_cam(deep, rgb), normalized_each(up * cam.guided_backprop(deep, rgb)),
+                               atol=1e-5)
+
+
+def normalized_each(maps):
+    return np.stack([normalized(m) for m in maps])
+
+
+def test_guided_backprop_on_fused_relu_and_leaves_the_model_unchanged(rgb):
+    """A Conv2D(activation="relu") is guided too; the caller's layers keep their activation and weights."""
+    inputs = keras.Input((8, 8, 3))
+    x = layers.Conv2D(4, 3, padding="same", activation="relu", name="fused")(inputs)
+    x = layers.GlobalAveragePooling2D()(x)
+    fused = keras.Model(inputs, layers.Dense(3, activation="softmax", name="predictions")(x))
+    split_in = keras.Input((8, 8, 3))
+    y = layers.Conv2D(4, 3, padding="same", name="conv")(split_in)
+    y = layers.ReLU()(y)
+    y = layers.GlobalAveragePooling2D()(y)
+    split = keras.Model(split_in, layers.Dense(3, activation="softmax", name="predictions")(y))
+    split.set_weights(fused.get_weights())
+    before = [w.copy() for w in fused.get_weights()]
+    got = cam.guided_backprop(fused, rgb, class_index=1)
+    np.testing.assert_allclose(got, cam.guided_backprop(split, rgb, class_index=1), atol=1e-6)
+    assert not np.allclose(got, cam.saliency(fused, rgb, class_index=1), atol=1e-3)  # the guide matters
+    assert fused.get_layer("fused").activation is keras.activations.relu
+    assert all(np.array_equal(a, b) for a, b in zip(before, fused.get_weights()))
+    np.testing.assert_allclose(fused.predict(rgb, verbose=0), split.predict(rgb, verbose=0), atol=1e-6)
+
+
+def test_guided_backprop_follows_weight_changes(images):
+    model = handmade(KERNEL)
+    first = cam.guided_backprop(model, images - 0.5, class_index=0)
+    model.get_layer("predictions").set_weights([-KERNEL, np.zeros(3, np.float32)])
+    second = cam.guided_backprop(model, images - 0.5, class_index=0)
+    assert not np.allclose(first, second)
+
+
+def test_pixel_methods_reject_options(model, images):
+    with pytest.raises(TypeError, match="saliency takes no options"):
+        cam.compute_maps(model, images, "saliency", batch_size=3)
+
+
+# ------------------------------------------------------------------------------------------------------------
+# Faster-ScoreCAM (max_n)
+# ------------------------------------------------------------------------------------------------------------
+
+
+def test_faster_score_cam_scores_the_most_varying_channels():
+    model = handmade([[5.0, -5.0], [-5.0, 5.0]], size=8)
+    x = blobs()
+    x[0, 4:, 4:, 1] = 0.5  # channel 1 varies less (variance 0.25 * 3/16 < 1 * 3/16)
+    # one channel scored: its softmax weight is 1, so the map is that channel, normalized
+    np.testing.assert_allclose(cam.score_cam(model, x, class_index=1, max_n=1)[0], normalized(x[0, :, :, 0]))
+    full = cam.score_cam(model, x, class_index=1)
+    np.testing.assert_allclose(cam.score_cam(model, x, class_index=1, max_n=2), full, atol=1e-6)
+    np.testing.assert_allclose(cam.score_cam(model, x, class_index=1, max_n=99), full, atol=1e-6)  # clamped to K
+    np.testing.assert_allclose(cam.score_cam(model, x, class_index=1, max_n=np.int64(2)), full, atol=1e-6)
+
+
+def test_faster_score_cam_picks_channels_per_image():
+    model = handmade([[5.0, -5.0], [-5.0, 5.0]], size=8)
+    x = np.concatenate([blobs(), blobs()[..., ::-1]])
+    x[0, 4:, 4:, 1] = 0.5
+    x[1, :4, :4, 1] = 0.5  # image 1: channel 0 (the bottom-right blob) now varies most
+    maps = cam.score_cam(model, x, class_index=0, max_n=1)
+    np.testing.assert_allclose(maps[0], normalized(x[0, :, :, 0]))
+    np.testing.assert_allclose(maps[1], normalized(x[1, :, :, 0]))
+
+
+@pytest.mark.parametrize("max_n", [0, -3, 2.5, "10", True])
+def test_faster_score_cam_bad_max_n(model, images, max_n):
+    with pytest.raises(ValueError, match="max_n must be None"):
+        cam.score_cam(model, images, max_n=max_n)
+
+
+@pytest.mark.slow
+def test_pixel_methods_on_resnet50(resnet):
+    x = np.random.default_rng(9).uniform(0, 1, (2, 64, 64, 3)).astype(np.float32)
+    before = [w.copy() for w in resnet.get_weights()]
+    for fn in (cam.saliency, cam.guided_backprop, cam.guided_grad_cam):
+        maps = fn(resnet, x)
+        assert maps.shape == (2, 64, 64) and maps.dtype == np.float32
+        np.testing.assert_allclose(maps.max(axis=(1, 2)), 1.0, atol=1e-6)
+        assert maps.min() >= 0.0
+    assert not np.allclose(cam.guided_backprop(resnet, x), cam.saliency(resnet, x), atol=1e-3)
+    assert all(np.array_equal(a, b) for a, b in zip(before, resnet.get_weights()))
+    assert cam.score_cam(resnet, x[:1], max_n=3).shape == (1, 2, 2)
+
+
+@pytest.mark.parametrize("method", sorted(cam.METHODS))
+def test_unsigned_maps_are_the_maps_from_the_signed_ones(method, kinds, rgb):
+    model = kinds["functional"]
+    signed = cam.compute_maps(model, rgb, method, class_index=1, signed=True).maps
+    assert signed.min() >= -1.0 and np.abs(signed).max() == pytest.approx(1.0, abs=1e-6)
+    np.testing.assert_allclose(cam.unsigned_maps(method, signed), cam.compute_maps(model, rgb, method, class_index=1).maps,
+                               atol=1e-6)

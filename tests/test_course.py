@@ -1,5 +1,6 @@
 """Student notebooks from the solution source, the sync check, the release, and executing notebooks."""
 import copy
+from pathlib import Path
 
 import nbformat
 import pytest
@@ -48,7 +49,8 @@ def test_make_student_clears_outputs_keeps_metadata_and_leaves_its_input_alone()
         if cell.cell_type == "code":
             assert cell.outputs == [] and cell.execution_count is None
         assert "execution" not in cell.metadata
-    assert student.cells[0].metadata == {"tags": ["nbval-ignore-output"]}
+    assert student.cells[0].metadata == {"tags": ["nbval-ignore-output"], "camlab": {
+        "locked": True, "checksum": course.cell_checksum(nb.cells[0])}}
     assert student.metadata["camlab"] == {**META, "student": True}
     assert student.metadata["kernelspec"]["name"] == "python3"
     nbformat.validate(student)
@@ -239,3 +241,84 @@ def test_sanitize_cfg_masks_what_varies_and_keeps_the_lesson():
     for kept in ("IoU 0.81 vs 0.69", "Epoch 3/5", "(8, 7, 7, 512)", "conv5_block3_out", "10 samples",
                  "Correct: `clip01` passed all 3 cases.", "0x1f"):
         assert sanitize(kept) == kept
+
+
+def test_solutions_shown_by_q_solution_are_the_notebooks_solution_blocks():
+    import re
+
+    from camlab.exercises import core, ex04, ex05, ex06, ex07, ex08
+
+    assert course.solutions_path().read_text(encoding="utf-8") == course.solutions_text(), \
+        "camlab/exercises/solutions.json is stale: run `python -m camlab student`"
+    collected = core.notebook_solutions()
+    for module in (ex04, ex05, ex06, ex07, ex08):
+        source = Path(module.__file__).read_text(encoding="utf-8")
+        assert not re.search(r"^[A-Z_]+_SOLUTION\b", source, re.MULTILINE), module.__name__  # one source only
+        for exercise in module.EXERCISES:
+            shown = exercise.solution_source()
+            assert shown == collected[module.NOTEBOOK][exercise.func_name].strip("\n")
+            assert shown.startswith(f"def {exercise.func_name}(") and "BEGIN SOLUTION" not in shown
+
+
+def test_notebook_solutions_takes_whole_functions_without_markers():
+    nb = new_notebook(cells=[new_code_cell("import cv2\n\n\ndef f(x):\n    '''doc'''\n    ### BEGIN SOLUTION\n"
+                                           "    return x\n    ### END SOLUTION\n\n\nf(1)"),
+                             new_code_cell("def g(x):\n    return x")])
+    assert course.notebook_solutions(nb) == {"f": "def f(x):\n    '''doc'''\n    return x\n"}
+
+
+def test_student_notebooks_record_a_checksum_of_every_locked_cell():
+    nb = new_notebook(cells=[new_code_cell("import numpy as np"), new_code_cell("def f():\n    ### BEGIN SOLUTION\n"
+                                                                               "    return 1\n    ### END SOLUTION"),
+                             new_code_cell("q1.check()"), new_code_cell("# q1.hint()\n# q1.solution()"),
+                             new_markdown_cell("text")])
+    student = course.make_student(nb)
+    marks = [cell.metadata.get("camlab") for cell in student.cells]
+    assert [bool(m and m.get("locked")) for m in marks] == [True, False, True, False, False]
+    assert marks[0]["checksum"] == course.cell_checksum(nb.cells[0])
+    assert course.cell_checksum(new_code_cell("import numpy as np  \n")) == marks[0]["checksum"]
+    assert course.cell_checksum(new_code_cell("import numpy")) != marks[0]["checksum"]
+
+
+def test_release_writes_its_key_next_to_the_folder_never_inside(tmp_path, capsys):
+    import json
+
+    solutions = write_course(tmp_path / "notebooks")
+    out = tmp_path / "release"
+    assert release_main(["--out", str(out), "--solutions", str(solutions), "--seed", "77"]) == 0
+    key = json.loads((tmp_path / "release-key.json").read_text())
+    assert key["seed"] == 77 and [n["id"] for n in key["notebooks"]] == ["00_demo", "01_more"]
+    assert [e["func_name"] for e in key["notebooks"][0]["exercises"]] == ["clip01", "normalize_map"]
+    assert "Keep " in capsys.readouterr().out
+    assert release_main(["--out", str(tmp_path / "r2"), "--solutions", str(solutions), "--key",
+                         str(tmp_path / "r2" / "key.json")]) == 2
+    assert "would be inside the release" in capsys.readouterr().err
+
+
+def test_exam_release_leaves_out_hints_and_solutions(tmp_path):
+    nb = solution_notebook()
+    nb.cells.insert(2, new_code_cell("# q1.hint()\n# q1.solution()"))
+    (tmp_path / "nbs").mkdir()
+    nbformat.write(nb, str(tmp_path / "nbs" / "00_demo.ipynb"))
+    assert release_main(["--out", str(tmp_path / "exam"), "--solutions", str(tmp_path / "nbs"), "--exam"]) == 0
+    exam = nbformat.read(str(tmp_path / "exam" / "00_demo.ipynb"), as_version=4)
+    text = "".join(cell.source for cell in exam.cells)
+    assert "hint()" not in text and "solution()" not in text and "np.clip(y, 0, 1)" not in text
+    assert exam.metadata["camlab"]["exam"] is True
+    assert len(exam.cells) == len(nb.cells) - 1
+
+
+def test_nbgrader_release_marks_solutions_locked_cells_and_graded_checks(tmp_path):
+    solutions = write_course(tmp_path / "notebooks")
+    assert release_main(["--out", str(tmp_path / "nbg"), "--solutions", str(solutions), "--format", "nbgrader"]) == 0
+    nb = nbformat.read(str(tmp_path / "nbg" / "source" / "camlab" / "00_demo.ipynb"), as_version=4)
+    marks = [cell.metadata["nbgrader"] for cell in nb.cells]
+    assert marks[0]["locked"] and not marks[0]["solution"] and marks[0]["grade_id"] == nb.cells[0].id
+    assert marks[1]["solution"] and not marks[1]["locked"]  # the source version keeps the solution
+    assert "np.clip(y, 0, 1)" in nb.cells[1].source and "### BEGIN SOLUTION" in nb.cells[1].source
+    assert marks[2]["solution"]  # the markdown answer
+    assert all(m["schema_version"] == 3 for m in marks)
+    check = course.nbgrader_notebook(new_notebook(cells=[new_code_cell("q2.check()")]), {"q2": 3}).cells[0]
+    assert check.source == "_result = q2.check()\nassert _result.correct, _result.message"
+    meta = check.metadata["nbgrader"]
+    assert (meta["grade"], meta["points"], meta["locked"], meta["solution"]) == (True, 3, True, False)

@@ -23,7 +23,7 @@ def _items(ds):
 def test_default_dataset_name_and_features(small):
     train, test, info, _ = small
     assert data.DEFAULT_DATASET == "camlab_cars"
-    assert info.name == "camlab_cars" and str(info.version) == "2.0.0"
+    assert info.name == "camlab_cars" and str(info.version) == "2.1.0"
     assert info.splits["train"].num_examples == 64 and info.splits["test"].num_examples == 32
     assert info.splits["validation"].num_examples == 16
     assert info.features["label"].names == list(camlab_cars.CLASS_NAMES)
@@ -31,6 +31,7 @@ def test_default_dataset_name_and_features(small):
     spec = train.element_spec
     assert spec["image"].dtype == tf.uint8 and spec["image"].shape.as_list() == [None, None, 3]
     assert spec["bbox"].dtype == tf.float32 and spec["bbox"].shape.as_list() == [4]
+    assert spec["emblem_bbox"].dtype == tf.float32 and spec["emblem_bbox"].shape.as_list() == [4]
     assert spec["label"].dtype == tf.int64 and spec["id"].dtype == tf.string
     assert info.supervised_keys == ("image", "label")
 
@@ -55,10 +56,72 @@ def test_box_encloses_exactly_the_drawn_car():
     for index in range(20):
         rng = np.random.default_rng([7, index])
         canvas = np.zeros((120, 150, 3), np.float32)
-        box = camlab_cars.draw_car(rng, canvas, label=index % 8)
+        box, emblem = camlab_cars.draw_car(rng, canvas, label=index % 8)
         ys, xs = np.nonzero(canvas.max(-1) > 0)
         drawn = np.array([ys.min(), xs.min(), ys.max() + 1, xs.max() + 1])
         np.testing.assert_allclose(drawn, box, atol=1.5)
+        assert box[0] <= emblem[0] < emblem[2] <= box[2] and box[1] <= emblem[1] < emblem[3] <= box[3]
+
+
+def _draw(label, class_in, emblem_radius=0.25, seed=3):
+    canvas = np.zeros((120, 150, 3), np.float32)
+    rng, paint_rng = np.random.default_rng([seed, 0]), np.random.default_rng([seed, 1])
+    box, emblem = camlab_cars.draw_car(rng, canvas, label, class_in, emblem_radius, paint_rng)
+    outside = np.ones(canvas.shape[:2], bool)
+    y0, x0, y1, x1 = emblem.astype(int)
+    outside[max(y0, 0):y1, max(x0, 0):x1] = False
+    return canvas, outside, box, emblem
+
+
+def test_in_the_emblem_config_only_the_emblem_depends_on_the_class():
+    for a, b in ((0, 1), (2, 5), (4, 7)):
+        one, outside, box_a, emblem_a = _draw(a, "emblem", 0.35)
+        two, _, box_b, emblem_b = _draw(b, "emblem", 0.35)
+        np.testing.assert_array_equal(box_a, box_b)
+        np.testing.assert_array_equal(emblem_a, emblem_b)
+        np.testing.assert_array_equal(one[outside], two[outside])  # the paint is the same: not the class's
+        assert not np.array_equal(one[~outside], two[~outside])  # the glyph is the class's
+        # with paint and emblem (the default), the paint changes with the class too
+        one, outside, _, _ = _draw(a, "paint+emblem")
+        two, _, _, _ = _draw(b, "paint+emblem")
+        assert not np.array_equal(one[outside], two[outside])
+
+
+def test_bad_emblem_settings_say_what_is_allowed():
+    canvas = np.zeros((100, 100, 3), np.float32)
+    with pytest.raises(ValueError, match="class_in must be 'paint\\+emblem' or 'emblem'"):
+        camlab_cars.draw_car(np.random.default_rng(0), canvas, 0, class_in="paint")
+    with pytest.raises(ValueError, match="emblem_radius must be in \\(0, 0.4\\]"):
+        camlab_cars.draw_car(np.random.default_rng(0), canvas, 0, emblem_radius=0.6)
+
+
+def _area(box):
+    return (box[2] - box[0]) * (box[3] - box[1])
+
+
+def test_emblem_config_same_cars_class_only_in_a_small_emblem(small):
+    train, _, _, folder = small
+    (e_train, e_val, e_test), info = data.load("camlab_cars/emblem_small", split=("train", "validation", "test"),
+                                               data_dir=folder)
+    assert info.features["label"].names == list(camlab_cars.EMBLEM_NAMES)
+    assert [info.splits[n].num_examples for n in ("train", "validation", "test")] == [64, 16, 32]
+    default_items, emblem_items = _items(train), _items(e_train)
+    assert [i["id"] for i in default_items] == [i["id"] for i in emblem_items]  # the same carve, the same cars
+    ratios = []
+    for d, e in zip(default_items, emblem_items):
+        assert d["label"] == e["label"] and d["image"].shape == e["image"].shape
+        np.testing.assert_allclose(d["bbox"], e["bbox"], atol=1e-6)  # the same car, the same box
+        assert not np.array_equal(d["image"], e["image"])  # other paint, other emblem
+        box, emblem = e["bbox"], e["emblem_bbox"]
+        assert box[0] - 1e-6 <= emblem[0] < emblem[2] <= box[2] + 1e-6
+        assert box[1] - 1e-6 <= emblem[1] < emblem[3] <= box[3] + 1e-6
+        ratios.append(_area(emblem) / _area(box))
+        assert _area(d["emblem_bbox"]) < _area(emblem)  # the emblem config's emblem is the larger
+    assert 0.08 < np.mean(ratios) < 0.3 and max(ratios) < 0.45  # a part, much smaller than the car
+    example = camlab_cars.render(camlab_cars.DEFAULT_SEED, "train", int(emblem_items[0]["id"][-5:]), "emblem",
+                                 camlab_cars.EMBLEM_CONFIG_RADIUS)
+    np.testing.assert_array_equal(example["image"], emblem_items[0]["image"])
+    assert len(_items(e_val)) == 16 and len(_items(e_test)) == 32
 
 
 def test_generation_is_deterministic_and_built_items_match_the_renderer(small):

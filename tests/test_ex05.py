@@ -181,3 +181,11 @@ def test_q3_for_the_last_layer_grad_cam_is_cam():
     model, images, classes, layer = ex05.q3.cases[0].args
     np.testing.assert_allclose(ex05.q3.cases[0].expected.value,
                                cam.class_activation_map(model, images, class_index=classes), atol=1e-4)
+
+
+def test_q3_handing_in_camlabs_grad_cam_is_caught():
+    from camlab import cam
+    from exercise_helpers import check_reference_is_delegation
+
+    check_reference_is_delegation(
+        ex05.q3, lambda model, images, classes, layer: cam.grad_cam(model, images, class_index=classes, layer=layer))

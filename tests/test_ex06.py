@@ -5,6 +5,7 @@ import pytest
 
 import camlab.boxes
 from camlab.exercises import ex06
+from exercise_helpers import check_reference_is_delegation, unwatched_status
 
 
 def _solution(exercise):
@@ -23,7 +24,8 @@ def test_module_lists_its_exercises():
 # q1: cam_to_bbox
 
 def test_q1_reference_and_shown_solution_are_correct():
-    assert ex06.q1.grade(camlab.boxes.cam_to_bbox).status == "correct"
+    assert unwatched_status(ex06.q1, camlab.boxes.cam_to_bbox) == "correct"
+    check_reference_is_delegation(ex06.q1, camlab.boxes.cam_to_bbox)
     assert ex06.q1.grade(_solution(ex06.q1)).status == "correct"
 
 
@@ -138,7 +140,8 @@ def test_q1_pixel_count_variant_is_correct():
 # q2: rect_to_minmax
 
 def test_q2_reference_and_shown_solution_are_correct():
-    assert ex06.q2.grade(camlab.boxes.rect_to_minmax).status == "correct"
+    assert unwatched_status(ex06.q2, camlab.boxes.rect_to_minmax) == "correct"
+    check_reference_is_delegation(ex06.q2, camlab.boxes.rect_to_minmax)
     assert ex06.q2.grade(_solution(ex06.q2)).status == "correct"
 
 

@@ -4,6 +4,7 @@ import pytest
 
 import camlab.boxes
 from camlab.exercises import ex07
+from exercise_helpers import check_reference_is_delegation, unwatched_status
 
 
 def _solution(exercise):
@@ -21,7 +22,8 @@ def test_module_lists_its_exercises():
 # q1: get_iou
 
 def test_q1_reference_and_shown_solution_are_correct():
-    assert ex07.q1.grade(camlab.boxes.iou).status == "correct"
+    assert unwatched_status(ex07.q1, camlab.boxes.iou) == "correct"
+    check_reference_is_delegation(ex07.q1, camlab.boxes.iou)
     assert ex07.q1.grade(_solution(ex07.q1)).status == "correct"
 
 
@@ -134,7 +136,8 @@ def test_q1_division_by_a_zero_union_is_reported():
 # q2: pairwise_iou
 
 def test_q2_reference_and_shown_solution_are_correct():
-    assert ex07.q2.grade(camlab.boxes.pairwise_iou).status == "correct"
+    assert unwatched_status(ex07.q2, camlab.boxes.pairwise_iou) == "correct"
+    check_reference_is_delegation(ex07.q2, camlab.boxes.pairwise_iou)
     assert ex07.q2.grade(_solution(ex07.q2)).status == "correct"
 
 
@@ -179,12 +182,13 @@ def test_q2_without_the_clamp_is_incorrect():
 # q3: gt_known_accuracy
 
 def test_q3_reference_and_shown_solution_are_correct():
-    assert ex07.q3.grade(ex07.box_accuracy).status == "correct"
+    assert unwatched_status(ex07.q3, ex07.box_accuracy) == "correct"
+    check_reference_is_delegation(ex07.q3, ex07.box_accuracy)
     assert ex07.q3.grade(_solution(ex07.q3)).status == "correct"
 
 
 def test_q3_cases_have_known_answers():
-    assert [case.expected.value for case in ex07.q3.cases] == [1.0, 0.5, 1.0, pytest.approx(2 / 3), 0.0]
+    assert [case.expected.value for case in ex07.q3.cases] == [1.0, 0.5, 1.0, pytest.approx(2 / 3), 0.0, 0.75]
 
 
 def test_q3_vectorized_variant_is_correct():

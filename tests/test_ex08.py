@@ -13,6 +13,7 @@ import camlab.boxes
 import camlab.cam
 import camlab.data
 from camlab.exercises import ex08
+from exercise_helpers import check_reference_is_delegation, unwatched_status
 
 
 def _solution(exercise):
@@ -52,10 +53,11 @@ def test_shown_solutions_are_correct(exercise):
 
 
 def test_references_are_camlabs_functions():
-    assert ex08.q1.grade(camlab.cam.generate_cam).status == "correct"
-    assert ex08.q2.grade(camlab.cam.generate_grad_cam).status == "correct"
-    assert ex08.q3.grade(camlab.boxes.get_bbox).status == "correct"
-    assert ex08.q4.grade(camlab.boxes.iou).status == "correct"
+    pairs = ((ex08.q1, camlab.cam.generate_cam), (ex08.q2, camlab.cam.generate_grad_cam),
+             (ex08.q3, camlab.boxes.get_bbox), (ex08.q4, camlab.boxes.iou))
+    for exercise, fn in pairs:
+        assert unwatched_status(exercise, fn) == "correct"
+        check_reference_is_delegation(exercise, fn)
 
 
 def test_map_cases_are_at_the_items_size_in_0_1_with_negative_evidence_somewhere():
@@ -229,7 +231,7 @@ def test_q3_corners_in_another_order_or_rounded_are_correct():
         corners = camlab.boxes.get_bbox(cam, score_thresh)
         return None if corners is None else corners[::-1].astype(np.float64) + 0.4
 
-    assert ex08.q3.grade(get_bbox).status == "correct"
+    assert unwatched_status(ex08.q3, get_bbox) == "correct"
 
 
 def test_q3_corner_comparator_messages():
@@ -263,3 +265,22 @@ def test_q4_x_and_y_mixed_up_is_incorrect():
         return inter / union if union else 0.0
 
     assert ex08.q4.grade(get_iou).status == "incorrect"
+
+
+def test_model_cases_cross_to_a_kernel_as_files_and_answers_come_back_as_data(tmp_path):
+    from camlab.exercises.core import run_cases
+    from camlab.grading import transport
+
+    cases = ex08.q1.cases + ex08.q1.hidden_cases(3)
+    transport.write_data([[list(c.args), dict(c.kwargs)] for c in cases], tmp_path / "in", models=True)
+    assert sorted(p.suffix for p in (tmp_path / "in").iterdir()).count(".keras") == 1  # one model, saved once
+    received = transport.read_data(tmp_path / "in", models=True)  # what the kernel sees
+    model, item = received[0][0]
+    assert isinstance(model, keras.Model) and model.get_layer("block2_out") is not None
+    assert isinstance(item["label"], np.int64) and item["image"].dtype == np.uint8
+    outputs = run_cases(_solution(ex08.q1), [ex08.Case(tuple(a), k) for a, k in received], ex08.q1.forbidden)
+    transport.write_data(outputs, tmp_path / "out")
+    back = transport.read_data(tmp_path / "out")  # what the grader reads: no models, plain data
+    result = ex08.q1.judge(back, cases, hidden=len(cases) - len(ex08.q1.cases), scope="graded")
+    assert result.status == "correct", result
+    assert result.message == "`generate_cam` passed all 3 public and 3 hidden cases."

@@ -34,7 +34,7 @@ def test_correct_answers_pass_loop_or_vectorized_list_or_array():
 
     for answer in (lambda x: x * 2, double_loop, lambda x: (x * 2).tolist(), lambda x: (x * 2).astype(np.float32)):
         result = q.grade(answer)
-        assert result == CheckResult("correct", "`double` passed all 2 cases.")
+        assert result == CheckResult("correct", "`double` passed all 2 cases.", passed=2, total=2)
 
 
 def test_incorrect_names_the_case_the_input_what_was_expected_and_what_came_back():
@@ -91,12 +91,12 @@ def test_check_finds_the_function_in_the_callers_globals(capsys):
     namespace = {"q": q, "np": np}
     exec("def double(x):\n    return x + x\nresult = q.check()", namespace)
     assert namespace["result"].status == "correct"
-    assert capsys.readouterr().out.startswith("Correct: `double` passed all 2 cases.")
+    assert capsys.readouterr().out.startswith("Correct (public checks): `double` passed all 2 cases.")
     exec("def double(x):\n    return x\nresult = q.grade()", namespace)  # grade() looks there too, silently
     assert namespace["result"].status == "incorrect"
     assert capsys.readouterr().out == ""
     exec("result = q.check()", {"q": q})  # nothing named `double` there
-    assert "Not attempted: Define a function named `double`" in capsys.readouterr().out
+    assert "Not attempted (public checks): Define a function named `double`" in capsys.readouterr().out
 
 
 def test_a_function_that_changes_its_input_is_incorrect_and_cannot_corrupt_later_cases():
@@ -208,7 +208,8 @@ def test_verdicts_are_logged_for_graders():
     q.grade(lambda x: x * 2)
     q.grade(namespace={})
     log = core.results_log(clear=True)
-    assert [(e["exercise"], e["status"]) for e in log] == [("double it", "correct"), ("double it", "not_attempted")]
+    assert [(e["event"], e["exercise"], e["status"]) for e in log] == [("check", "double it", "correct"),
+                                                                       ("check", "double it", "not_attempted")]
     assert core.results_log() == []
 
 
@@ -224,7 +225,8 @@ def test_hint_and_solution_are_shown(capsys):
 
 def test_html_verdicts_escape_the_message():
     html = CheckResult("incorrect", "expected <b>1</b>")._repr_html_()
-    assert "&lt;b&gt;1&lt;/b&gt;" in html and "#cf222e" in html and "<b>Incorrect</b>" in html
+    assert "&lt;b&gt;1&lt;/b&gt;" in html and "#cf222e" in html and "<b>Incorrect (public checks)</b>" in html
+    assert "<b>Incorrect</b>" in CheckResult("incorrect", "x", scope="graded")._repr_html_()
 
 
 def test_bad_definitions_are_refused_clearly():
@@ -269,8 +271,139 @@ def test_check_in_a_jupyter_kernel_finds_the_cells_function_and_shows_html(tmp_p
     assert len(done.cells[1].outputs) == 1  # shown once: no Out[] repeating it
     correct = done.cells[1].outputs[0]
     assert correct.output_type == "display_data"
-    assert correct.data["text/html"].startswith('<div style="color:#1a7f37"><b>Correct</b>')
+    assert correct.data["text/html"].startswith('<div style="color:#1a7f37"><b>Correct (public checks)</b>')
     stub = done.cells[2].outputs
-    assert "<b>Not attempted</b>" in stub[0].data["text/html"] and stub[1].text == "not_attempted\n"
+    assert "<b>Not attempted (public checks)</b>" in stub[0].data["text/html"] and stub[1].text == "not_attempted\n"
     again = done.cells[3].outputs
-    assert len(again) == 1 and "<b>Not attempted</b>" in again[0].data["text/html"]
+    assert len(again) == 1 and "<b>Not attempted (public checks)</b>" in again[0].data["text/html"]
+
+
+# ----------------------------------------------------------------------------------------------------------
+# The run/judge boundary: plain data out of the kernel, one judge for q.check() and the grader.
+
+def test_run_cases_returns_plain_data_and_judge_gives_the_same_verdict_as_grade():
+    q = make_exercise()
+    outputs = q.run_cases(lambda x: np.float32(2) * x)
+    assert outputs["function"] == "defined" and [o["status"] for o in outputs["outcomes"]] == ["returned"] * 2
+    assert type(outputs["outcomes"][0]["value"]) is np.ndarray
+    assert q.judge(outputs) == q.grade(lambda x: 2 * x)
+    assert q.run_cases(None) == {"function": "missing"}
+    assert q.judge(q.run_cases(None)).status == "not_attempted"
+
+
+class _AlwaysEqual:
+    def __eq__(self, other):
+        return True
+
+    __hash__ = object.__hash__
+
+
+def test_objects_with_their_own_equality_are_not_answers():
+    q = make_exercise(compare=equal())
+    result = q.grade(lambda x: _AlwaysEqual())
+    assert result.status == "incorrect" and "the answer is _AlwaysEqual" in result.message
+    assert "return numbers, strings, None, lists or NumPy arrays" in result.message
+    assert q.grade(lambda x: np.array([_AlwaysEqual()] * len(x), dtype=object)).status == "incorrect"
+    assert core.plain(np.int64(3)) == 3 and type(core.plain(np.int64(3))) is int
+    assert core.plain(((1, [2.5]), {"a": None})) == ((1, [2.5]), {"a": None})
+    with pytest.raises(core.NotPlainData, match="dtype object"):
+        core.plain(np.array([None, 1], dtype=object))
+
+
+def test_malformed_outputs_from_a_kernel_fail_closed():
+    q = make_exercise()
+    for outputs in (None, "correct", {"function": "defined"}, {"function": "defined", "outcomes": [None, 3]},
+                    {"function": "defined", "outcomes": []}, {"status": "correct"}):
+        result = q.judge(outputs)
+        assert result.status in ("error", "incorrect"), outputs
+    assert q.judge({"function": "defined", "outcomes": [{"status": "returned", "value": [2.0, 4.0]}]}).status \
+        == "error"  # the second case gave no answer
+
+
+def test_partial_credit_counts_the_cases_passed():
+    q = make_exercise(cases=[Case((np.array([1.0]),)), Case((np.array([0.0]),)), Case((np.array([-1.0]),))])
+    result = q.grade(lambda x: np.abs(x) * 2)
+    assert (result.status, result.passed, result.total) == ("incorrect", 2, 3)
+    assert result.message.startswith("On case 3 of 3")
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Hidden cases: same generator, other seed; their inputs never appear in a message.
+
+def _generated(seed=0):
+    rng = np.random.default_rng(seed)
+    return [Case((rng.normal(size=(2, 3)),), label=f"a random 2x3 array (seed {seed})") for _ in range(3)]
+
+
+def test_hidden_cases_come_from_the_same_generator_with_the_instructors_seed():
+    q = make_exercise(cases=_generated)
+    assert q.has_hidden_cases and not make_exercise().has_hidden_cases
+    public, hidden = q.cases, q.hidden_cases(1234)
+    assert len(hidden) == 3 and not np.allclose(hidden[0].args[0], public[0].args[0])
+    assert np.array_equal(q.hidden_cases(1234)[0].args[0], hidden[0].args[0])  # reproducible
+    assert not np.allclose(q.hidden_cases(99)[0].args[0], hidden[0].args[0])
+    assert make_exercise().hidden_cases(5) == []
+
+
+def test_hard_coded_public_answers_fail_the_hidden_cases_without_showing_them():
+    q = make_exercise(cases=_generated)
+    answers = {c.args[0].tobytes(): c.expected.value for c in q.cases}
+    hard_coded = lambda x: answers.get(np.asarray(x).tobytes(), np.zeros((2, 3)))
+    assert q.grade(hard_coded).status == "correct"  # the public checks cannot tell
+    hidden = q.hidden_cases(7)
+    result = q.judge(q.run_cases(hard_coded, q.cases + hidden), q.cases + hidden, hidden=len(hidden),
+                     scope="graded")
+    assert (result.status, result.passed, result.total) == ("incorrect", 3, 6)
+    assert result.message.startswith("On hidden case 1 of 3 (its input is not shown): your answer differs")
+    assert "seed" not in result.message and "[" not in result.message
+    good = q.judge(q.run_cases(lambda x: x * 2, q.cases + hidden), q.cases + hidden, hidden=3, scope="graded")
+    assert good.message == "`double` passed all 3 public and 3 hidden cases." and str(good).startswith("Correct:")
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Delegation: calling the exercise's reference is caught while the function runs.
+
+import camlab.exercises.ex00 as _ex00  # noqa: E402
+from camlab.exercises.ex00 import q1 as _demo_q1  # noqa: E402
+
+_CAPTURED = _demo_q1.reference  # a reference taken at import time
+
+
+def test_calling_the_reference_is_caught_directly_through_an_alias_or_captured_at_import():
+    import types
+
+    alias = _ex00._clip01
+    copied = types.FunctionType(_ex00._clip01.__code__, _ex00.__dict__)  # the same code under another name
+    for cheat in (lambda x: _ex00._clip01(x), lambda x: alias(x), lambda x: _CAPTURED(x), lambda x: copied(x)):
+        result = _demo_q1.grade(cheat)
+        assert result.status == "incorrect", result
+        assert result.message == ("`clip01` calls camlab's own answer, `camlab.exercises.ex00._clip01`: write the "
+                                  "computation yourself (its cases were not graded).")
+        assert result.passed == 0
+
+
+def test_delegation_in_a_thread_is_caught_and_the_watch_is_removed_afterwards():
+    import sys
+    import threading
+
+    def in_a_thread(x):
+        box = {}
+        worker = threading.Thread(target=lambda: box.update(y=_CAPTURED(x)))
+        worker.start()
+        worker.join()
+        return box["y"]
+
+    assert _demo_q1.grade(in_a_thread).status == "incorrect"
+    assert sys.getprofile() is None and threading.getprofile() is None
+    assert _demo_q1.grade(lambda x: np.clip(x, 0, 1)).status == "correct"  # numpy's own clip is fine
+
+
+def test_hint_and_solution_views_are_logged_with_whether_the_answer_was_correct_before(capsys):
+    core.results_log(clear=True)
+    q = make_exercise()
+    q.hint()
+    q.grade(lambda x: x * 2)
+    q.solution()
+    log = core.results_log(clear=True)
+    assert [(e["event"], e.get("after_correct")) for e in log] == [("hint", False), ("check", None),
+                                                                   ("solution", True)]

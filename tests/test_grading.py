@@ -19,7 +19,8 @@ CLIP = "def clip01(x):\n    return np.clip(x, 0, 1)"
 NORMALIZE = ("def normalize_map(cam):\n    cam = np.maximum(cam, 0)\n"
              "    return cam / cam.max() if cam.max() > 0 else cam")
 COLUMNS = ["00_demo:q1", "00_demo:q2"]
-LIMITS = ["--cell-timeout", "5", "--timeout", "12", "--memory-mb", "1024"]
+LIMITS = ["--cell-timeout", "5", "--timeout", "12", "--memory-mb", "1024", "--course", "camlab.exercises.ex00",
+          "--seed", "11"]
 
 
 def notebook(*cells, metadata=META):
@@ -49,6 +50,21 @@ SUBMISSIONS = {
     "ivan/00_demo.ipynb": notebook(HEAD, CLIP, NORMALIZE, VANDAL),
     "judy/00_demo.ipynb": notebook(HEAD, CLIP, "print('x' * 300_000)\nfor i in range(20_000):\n    print(i)", NORMALIZE),
     "ken/00_demo.ipynb": notebook(HEAD, CLIP, "import os\nos._exit(3)", NORMALIZE),
+    # hard-coded public answers; a fake verdict printed; an object that equals everything; a patched judge
+    "mallory/00_demo.ipynb": notebook(
+        HEAD, "_answers = {c.args[0].tobytes(): c.expected.value for c in q1.cases}\n"
+              "def clip01(x):\n    return _answers.get(np.asarray(x).tobytes(), np.zeros(np.shape(x)))",
+        "class Yes:\n    def __eq__(self, other):\n        return True\n"
+        "def normalize_map(cam):\n    return Yes()",
+        "import camlab.exercises.core as core\ncore.Exercise.judge = lambda *a, **k: core.CheckResult('correct')",
+        "print('{\"key\": \"q1\", \"status\": \"correct\"}')"),
+    # camlab's own answer, captured at import time, and through an alias
+    "oscar/00_demo.ipynb": notebook(
+        HEAD, "from camlab.exercises.ex00 import _clip01 as mine\ndef clip01(x):\n    return mine(x)",
+        "import camlab.exercises.ex00 as ex\nnormalize_map = lambda cam: ex.q2.reference(cam)"),
+    # correct, after a hint and a solution
+    "peggy/00_demo.ipynb": notebook(HEAD, "q1.hint()", CLIP, "q1.check()", "q2.solution()", NORMALIZE,
+                                    "q1.solution()"),
 }
 
 
@@ -99,17 +115,18 @@ def problems(graded, learner):
 @pytest.mark.slow
 def test_results_csv_has_a_row_per_learner_a_column_per_exercise_and_a_total(graded):
     lines = (graded["out"] / "results.csv").read_text().splitlines()
-    assert lines[0] == "learner,00_demo:q1,00_demo:q2,total,score"
+    assert lines[0] == "learner,00_demo:q1,00_demo:q2,correct,points,max_points,score"
     rows = {line.split(",")[0]: line.split(",")[1:] for line in lines[1:]}
-    assert sorted(rows) == ["alice", "bob", "carol", "dave", "eve", "frank", "gina", "hank", "ivan", "judy", "ken"]
-    assert rows["alice"] == ["correct", "correct", "2/2", "1.0"]
-    assert rows["bob"] == ["correct", "incorrect", "1/2", "0.5"]
-    assert rows["carol"] == ["not_attempted", "not_attempted", "0/2", "0.0"]
+    assert sorted(rows) == ["alice", "bob", "carol", "dave", "eve", "frank", "gina", "hank", "ivan", "judy", "ken",
+                            "mallory", "oscar", "peggy"]
+    assert rows["alice"] == ["correct", "correct", "2/2", "2.0", "2.0", "1.0"]
+    assert rows["bob"] == ["correct", "incorrect", "1/2", "1.0", "2.0", "0.5"]
+    assert rows["carol"] == ["not_attempted", "not_attempted", "0/2", "0.0", "2.0", "0.0"]
 
 
 @pytest.mark.slow
 def test_correct_partly_wrong_and_stub_notebooks(graded):
-    assert message(graded, "alice", "00_demo:q1") == "`clip01` passed all 3 cases."
+    assert message(graded, "alice", "00_demo:q1") == "`clip01` passed all 3 public and 3 hidden cases."
     assert graded["report"]["learners"]["alice"]["notebooks"][0]["identified_by"] == "metadata"
     # no metadata: found by its import line; the checker's own message comes through
     assert graded["report"]["learners"]["bob"]["notebooks"][0]["identified_by"] == "import line"
@@ -211,13 +228,15 @@ def test_notebooks_without_exercises_are_listed_not_run(tmp_path, capsys):
                    str(submissions / "lea" / "02_model.ipynb"))
     nbformat.write(notebook("x = 1", metadata={}), str(submissions / "lea" / "scratch.ipynb"))
     (submissions / "lea" / "link.ipynb").symlink_to(submissions / "lea" / "scratch.ipynb")
-    assert grading.main([str(submissions), "--out", str(tmp_path / "out")]) == 0
+    assert grading.main([str(submissions), "--out", str(tmp_path / "out"), "--course", "camlab.exercises.ex00"]) == 0
     entries = json.loads((tmp_path / "out" / "results.json").read_text())["learners"]["lea"]["notebooks"]
     assert [(e["file"], e["problems"]) for e in entries] == [
         ("lea/02_model.ipynb", ["course notebook '02_model' has no exercises to grade; it was not run"]),
         ("lea/scratch.ipynb", ["could not tell which course notebook this is (no camlab metadata, no "
                                "`from camlab.exercises.exNN import` line, no NN_ file name); it was not run"])]
-    assert (tmp_path / "out" / "results.csv").read_text().splitlines() == ["learner,total,score", "lea,0/0,0.0"]
+    assert (tmp_path / "out" / "results.csv").read_text().splitlines() == [
+        "learner,00_demo:q1,00_demo:q2,correct,points,max_points,score",
+        "lea,not_attempted,not_attempted,0/2,0.0,2.0,0.0"]
 
 
 def test_identification_never_trusts_a_module_name_from_the_submission(tmp_path):
@@ -242,8 +261,8 @@ def test_command_line_errors(tmp_path, capsys):
 
 
 def test_csv_cells_are_not_spreadsheet_formulas():
-    assert grading._cell_text("=HYPERLINK(\"x\")") == "'=HYPERLINK(\"x\")"
-    assert grading._cell_text("alice") == "alice"
+    assert grading.csv_cell("=HYPERLINK(\"x\")") == "'=HYPERLINK(\"x\")"
+    assert grading.csv_cell("alice") == "alice"
     taken = set()
     assert [grading.feedback_name(n, taken) for n in ("a b", "a_b", "../x", "")] == [
         "a_b.html", "a_b_2.html", "x.html", "learner.html"]
@@ -259,3 +278,130 @@ def test_read_submission_refuses_huge_empty_and_broken_files(tmp_path):
     (tmp_path / "list.ipynb").write_text("[1, 2]")
     nb, problem = grading.read_submission(tmp_path / "list.ipynb")
     assert nb is None and problem.startswith("not a readable notebook (")
+
+
+@pytest.mark.slow
+def test_verdicts_are_computed_outside_the_kernel_so_forgeries_fail(graded):
+    assert verdicts(graded, "mallory") == {"00_demo:q1": "incorrect", "00_demo:q2": "incorrect"}
+    q1 = graded["report"]["learners"]["mallory"]["results"]["00_demo:q1"]
+    assert q1["message"].startswith("On hidden case 1 of 3 (its input is not shown): your answer differs")
+    assert (q1["passed"], q1["total"], q1["points"]) == (4, 6, 0.6667)  # partial credit: public + all-zero case
+    assert "the answer is Yes" in message(graded, "mallory", "00_demo:q2")
+
+
+@pytest.mark.slow
+def test_handing_in_camlabs_own_answer_is_caught_and_named(graded):
+    assert verdicts(graded, "oscar") == {"00_demo:q1": "incorrect", "00_demo:q2": "incorrect"}
+    assert "calls camlab's own answer, `camlab.exercises.ex00._clip01`" in message(graded, "oscar", "00_demo:q1")
+    assert "`camlab.exercises.ex00._normalize_map`" in message(graded, "oscar", "00_demo:q2")
+    assert graded["report"]["learners"]["oscar"]["points"] == 0.0
+
+
+@pytest.mark.slow
+def test_hint_and_solution_views_before_a_correct_answer_are_reported(graded):
+    results = graded["report"]["learners"]["peggy"]["results"]
+    assert verdicts(graded, "peggy") == {"00_demo:q1": "correct", "00_demo:q2": "correct"}
+    assert results["00_demo:q1"]["views_before_correct"] == ["hint"]  # q1.solution() came after its check
+    assert results["00_demo:q2"]["views_before_correct"] == ["solution"]
+    page = (graded["out"] / "feedback" / "peggy.html").read_text()
+    assert "Viewed before a correct answer: hint" in page
+
+
+@pytest.mark.slow
+def test_gradebook_and_feedback_pages_for_instructors_and_learners(graded):
+    lines = (graded["out"] / "gradebook.csv").read_text().splitlines()
+    assert lines[0] == "Learner,00_demo (max 2),Total (max 2)"
+    assert "alice,2,2" in lines and "mallory,0.6667,0.6667" in lines
+    page = (graded["out"] / "feedback" / "dave.html").read_text()
+    assert "<code>dave/attempt.ipynb</code> was graded as <b>00_demo</b>" in page
+    assert "q1: clip to [0, 1]<br><code>clip01</code>" in page
+    assert "Run <code>q1.hint()</code> in 00_demo" in page
+    assert "`" not in page  # messages rendered, no raw backticks
+    assert graded["report"]["hidden_cases"]["seed_from"] == "--seed"
+
+
+def test_a_learner_is_scored_out_of_the_whole_course(tmp_path):
+    submissions = write_submissions(tmp_path / "subs", names={"alice"})
+    nbformat.write(notebook("x = 1", metadata={"camlab": {"id": "00_demo", "exercises": "camlab.exercises.ex00"}}),
+                   str(submissions / "alice" / "extra.ipynb"))
+    out = tmp_path / "out"
+    assert grading.main([str(submissions), "--out", str(out), *LIMITS[:-4], "--seed", "1", "--course",
+                         "camlab.exercises.ex00,camlab.exercises.ex07"]) == 0
+    report = json.loads((out / "results.json").read_text())
+    alice = report["learners"]["alice"]
+    assert alice["total"] == "2/5" and alice["max_points"] == 5.0 and alice["score"] == 0.4
+    assert alice["results"]["07_iou:q1"]["status"] == "not_attempted"
+    assert "no notebook for 07_iou was submitted" in alice["results"]["07_iou:q1"]["message"]
+
+
+def test_an_exercise_module_outside_the_course_is_not_scored(tmp_path):
+    submissions = write_submissions(tmp_path / "subs", names={"alice"})
+    assert grading.main([str(submissions), "--out", str(tmp_path / "out"), "--course", "camlab.exercises.ex07"]) == 0
+    alice = json.loads((tmp_path / "out" / "results.json").read_text())["learners"]["alice"]
+    assert list(alice["results"]) == ["07_iou:q1", "07_iou:q2", "07_iou:q3"] and alice["points"] == 0.0
+    assert "are not part of this course (07_iou); it was not run" in alice["notebooks"][0]["problems"][0]
+    assert grading.main([str(submissions), "--out", str(tmp_path / "o2"), "--course", "os"]) == 2
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Transport: plain data only.
+
+def test_transport_round_trips_plain_data_and_refuses_the_rest(tmp_path):
+    import numpy as np
+
+    from camlab.grading import transport
+
+    value = {"a": [1, 2.5, None, "x", True], "b": (np.arange(6).reshape(2, 3), np.float32(1.5)), "c": []}
+    transport.write_data(value, tmp_path / "v")
+    back = transport.read_data(tmp_path / "v")
+    assert back["a"] == [1, 2.5, None, "x", True] and back["c"] == []
+    assert isinstance(back["b"], tuple) and np.array_equal(back["b"][0], value["b"][0])
+    assert type(back["b"][1]) is np.float32 and back["b"][1] == 1.5
+    for bad in (object(), np.array([object()]), {1: 2}, {"f": lambda: 1}):
+        with pytest.raises(transport.TransportError, match="not plain data"):
+            transport.write_data(bad, tmp_path / "bad")
+    np.save(tmp_path / "v" / "0.npy", np.array([None, 1], dtype=object), allow_pickle=True)  # a pickle inside
+    with pytest.raises(transport.TransportError, match="not a plain .npy array"):
+        transport.read_data(tmp_path / "v")
+    (tmp_path / "w").mkdir()
+    for document in ('{"npy": "../../etc/passwd"}', '{"pickle": "x"}', '{"keras": "m.keras"}', "not json"):
+        (tmp_path / "w" / "data.json").write_text(document)
+        with pytest.raises(transport.TransportError):
+            transport.read_data(tmp_path / "w")
+    with pytest.raises(transport.TransportError, match="no data.json"):
+        transport.read_data(tmp_path / "missing")
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Locked cells and the release key.
+
+def test_edited_and_deleted_locked_cells_are_reported_and_restored():
+    from camlab.grading.locked import restore_locked
+
+    instructor = make_student(solution_notebook())
+    submitted = json.loads(json.dumps(instructor))
+    submitted = nbformat.from_dict(submitted)
+    submitted.cells[0].source = "import numpy as np\nfrom camlab.exercises.ex00 import q1, q2\nq1.check = print"
+    submitted.cells[1].source = "def clip01(x):\n    return x"
+    del submitted.cells[2]  # q1.check()
+    submitted.cells.append(new_code_cell("print('mine')"))
+    restored, changes = restore_locked(submitted, instructor)
+    assert [(c["cell"], c["change"]) for c in changes] == [(instructor.cells[0].id, "edited"),
+                                                           (instructor.cells[2].id, "deleted")]
+    assert [c.source for c in restored.cells] == [instructor.cells[0].source, "def clip01(x):\n    return x",
+                                                  "q1.check()", instructor.cells[3].source, "print('mine')"]
+    assert restore_locked(instructor, instructor)[1] == []
+
+
+def test_release_key_is_checked(tmp_path):
+    from camlab.grading.key import make_key, read_key, write_key
+
+    key = make_key([("00_demo.ipynb", META["camlab"])], seed=5)
+    assert key["notebooks"][0]["exercises"][0] == {"key": "q1", "func_name": "clip01", "title": "clip to [0, 1]",
+                                                   "points": 1}
+    assert read_key(write_key(key, tmp_path / "k.json"))["seed"] == 5
+    (tmp_path / "bad.json").write_text(json.dumps({**key, "notebooks": [{"module": "os"}]}))
+    with pytest.raises(ValueError, match="not a camlab exercises module"):
+        read_key(tmp_path / "bad.json")
+    with pytest.raises(FileNotFoundError, match="writes one"):
+        read_key(tmp_path / "none.json")

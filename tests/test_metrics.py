@@ -1,5 +1,5 @@
-"""camlab.metrics: the localization protocols on hand-made maps, deletion/insertion on a hand-made model,
-and a whole-dataset evaluation on a tiny model."""
+"""camlab.metrics: the localization protocols and the pointing games on hand-made maps (what needs a model is
+tested in test_evaluation.py)."""
 import numpy as np
 import pytest
 
@@ -206,163 +206,70 @@ def test_inputs_are_not_modified():
     np.testing.assert_array_equal(gt_arr, gt_before)
 
 
-# --------------------------------------------------------------------------- deletion / insertion
-@pytest.fixture(scope="module")
-def mean_model():
-    """A 'classifier' whose class-0 output is the image's mean brightness: out = [mean(x), 1 - mean(x)]."""
-    import keras
-
-    model = keras.Sequential([keras.Input((4, 4, 1)), keras.layers.Flatten(), keras.layers.Dense(2)])
-    kernel = np.stack([np.full(16, 1 / 16), np.full(16, -1 / 16)], axis=1)
-    model.layers[-1].set_weights([kernel, np.array([0.0, 1.0])])
-    return model
-
-
-def test_deletion_insertion_known_answer(mean_model):
-    """Top half bright (8 of 16 pixels). steps=4 changes 0, 4, 8, 12, 16 pixels.
-    Good map (top first):  deletion 1/2, 1/4, 0, 0, 0      insertion 0, 1/4, 1/2, 1/2, 1/2
-    Bad map (bottom first): deletion 1/2, 1/2, 1/2, 1/4, 0 insertion 0, 0, 0, 1/4, 1/2
-    AUC (trapezoid, step 1/4): good 1/8 and 3/8, bad 3/8 and 1/8."""
-    image = np.zeros((4, 4, 1), np.float32)
-    image[:2] = 1.0
-    good = image[..., 0].copy()
-    images, maps = np.stack([image, image]), [good, 1.0 - good]
-    before = images.copy()
-    for batch_size in (3, 64):
-        out = metrics.deletion_insertion(mean_model, images, maps, class_index=0, steps=4, batch_size=batch_size)
-        np.testing.assert_allclose(out["fractions"], [0, 0.25, 0.5, 0.75, 1.0])
-        np.testing.assert_allclose(out["deletion"], [[.5, .25, 0, 0, 0], [.5, .5, .5, .25, 0]], atol=1e-6)
-        np.testing.assert_allclose(out["insertion"], [[0, .25, .5, .5, .5], [0, 0, 0, .25, .5]], atol=1e-6)
-        np.testing.assert_allclose(out["deletion_auc"], [1 / 8, 3 / 8], atol=1e-6)
-        np.testing.assert_allclose(out["insertion_auc"], [3 / 8, 1 / 8], atol=1e-6)
-    np.testing.assert_array_equal(images, before)
+# --------------------------------------------------------------------------- the pointing games
+def test_pointing_game_by_hand():
+    """10x10 maps, box rows 2..5 and columns 2..5 in pixels (0.2..0.5 normalized): pixel centres 2.5..4.5 are
+    inside. Peak at (4, 4): inside. Peak at (8, 4): centre 8.5 is 3.5 below the box edge 5 -> hit at
+    tolerance 3.5, miss at 3.4. Peak at (9, 9): centre (9.5, 9.5), 4.5 past each edge -> distance 4.5 * sqrt(2) = 6.36."""
+    box = [0.2, 0.2, 0.5, 0.5]
+    inside, below, corner = (np.zeros((10, 10), np.float32) for _ in range(3))
+    inside[4, 4], below[8, 4], corner[9, 9] = 1.0, 1.0, 1.0
+    maps, gts = [inside, below, corner], [box] * 3
+    assert metrics.pointing_game(maps, gts, tolerance=0) == pytest.approx(1 / 3)
+    assert metrics.pointing_game(maps, gts, tolerance=3.5) == pytest.approx(2 / 3)
+    assert metrics.pointing_game(maps, gts, tolerance=3.4) == pytest.approx(1 / 3)
+    assert metrics.pointing_game([corner], [box], tolerance=6.37) == 1.0
+    assert metrics.pointing_game([corner], [box], tolerance=6.36) == 0.0
+    assert metrics.pointing_game(maps, gts) == pytest.approx(1.0)  # the usual 15 px reach all three
 
 
-def test_deletion_insertion_baselines_and_classes(mean_model):
-    image = np.full((1, 4, 4, 1), 0.5, np.float32)
-    cam = np.arange(16, dtype=np.float32).reshape(4, 4)
-    grey = metrics.deletion_insertion(mean_model, image, [cam], steps=2, baseline=0.5)
-    np.testing.assert_allclose(grey["deletion"], 0.5, atol=1e-6)  # removing 0.5 for 0.5 changes nothing
-    assert grey["class_index"].tolist() == [0]  # predicted: [0.5, 0.5] ties go to the first class
-    other = metrics.deletion_insertion(mean_model, image, [cam], class_index=[1], steps=2, baseline=1.0)
-    np.testing.assert_allclose(other["deletion"][0], [0.5, 0.25, 0.0], atol=1e-6)  # 1 - mean
-    blurred = metrics.deletion_insertion(mean_model, image, [cam], steps=2, baseline="blur")
-    np.testing.assert_allclose(blurred["insertion"][0, -1], 0.5, atol=1e-6)  # all inserted: the image
-    with pytest.raises(ValueError, match="baseline"):
-        metrics.deletion_insertion(mean_model, image, [cam], baseline="noise")
-    with pytest.raises(ValueError, match="2 images, 1 maps"):
-        metrics.deletion_insertion(mean_model, np.concatenate([image, image]), [cam])
-    with pytest.raises(ValueError, match="out of range"):
-        metrics.deletion_insertion(mean_model, image, [cam], class_index=5)
-    with pytest.raises(ValueError, match=r"\(N, H, W, C\)"):
-        metrics.deletion_insertion(mean_model, image[0], [cam])
+def test_pointing_game_several_boxes_ties_and_empty_maps():
+    cam = np.zeros((20, 20), np.float32)
+    cam[15, 15] = 1.0
+    two = np.array([[0.0, 0.0, 0.2, 0.2], [0.7, 0.7, 0.9, 0.9]])  # the second box holds the peak
+    assert metrics.pointing_game([cam], [two], tolerance=0) == 1.0
+    assert metrics.pointing_game([cam], [two[:1]], tolerance=0) == 0.0
+    tie = np.zeros((20, 20), np.float32)
+    tie[1, 1] = tie[15, 15] = 1.0  # the first maximum in raster order, (1, 1), is the peak
+    assert metrics.pointing_game([tie], [two[1]], tolerance=0) == 0.0
+    assert metrics.pointing_game([tie], [two[0]], tolerance=0) == 1.0
+    assert metrics.pointing_game([np.zeros((20, 20)), np.full((20, 20), 0.5)], [two, two]) == 0.0  # no peak: miss
 
 
-# --------------------------------------------------------------------------- a whole dataset
-@pytest.fixture(scope="module")
-def tiny_cam_model():
-    """input 24x24 RGB -> Conv 'block1_out' (4 channels, ReLU) -> GAP 'avg_pool' -> Dense 'predictions' (3)."""
-    import keras
-
-    keras.utils.set_random_seed(0)
-    inputs = keras.Input((24, 24, 3))
-    features = keras.layers.Conv2D(4, 3, padding="same", activation="relu", name="block1_out")(inputs)
-    pooled = keras.layers.GlobalAveragePooling2D(name="avg_pool")(features)
-    outputs = keras.layers.Dense(3, activation="softmax", name="predictions")(pooled)
-    return keras.Model(inputs, outputs)
-
-
-def toy_items(count=7, seed=0):
-    """TFDS-style items: uint8 images of varying sizes with a bright rectangle, its box, a label, an id."""
-    rng = np.random.default_rng(seed)
-    items = []
-    for n in range(count):
-        h, w = int(rng.integers(20, 40)), int(rng.integers(20, 40))
-        image = rng.integers(0, 40, (h, w, 3)).astype(np.uint8)
-        y0, x0 = int(rng.integers(0, h // 2)), int(rng.integers(0, w // 2))
-        y1, x1 = y0 + h // 3, x0 + w // 3
-        image[y0:y1, x0:x1] = 230
-        items.append({"image": image, "label": np.int64(n % 3), "bbox": np.float32(norm_box(y0, x0, y1, x1, (h, w))),
-                      "id": f"toy_{n}".encode()})
-    return items
+def test_energy_pointing_game_by_hand():
+    """4x4 map, box rows/cols 0..2 (0.0..0.5): the top-left 2x2 pixels are inside.
+    Map: 1 in each inside pixel (4), 2 at (3, 3), 1 at (0, 3): share = 4 / 7."""
+    cam = np.zeros((4, 4), np.float32)
+    cam[:2, :2] = 1.0
+    cam[3, 3], cam[0, 3] = 2.0, 1.0
+    box = [0.0, 0.0, 0.5, 0.5]
+    assert metrics.energy_pointing_game([cam], [box]) == pytest.approx(4 / 7)
+    # the union of two boxes counts each pixel once; a zero map has no energy: 0; the mean over images
+    both = [[0.0, 0.0, 0.5, 0.5], [0.0, 0.0, 0.25, 1.0]]  # adds row 0's (0, 3)
+    assert metrics.energy_pointing_game([cam], [both]) == pytest.approx(5 / 7)
+    assert metrics.energy_pointing_game([cam, np.zeros((4, 4))], [box, box]) == pytest.approx(2 / 7)
+    with pytest.raises(ValueError, match="maps >= 0"):
+        metrics.energy_pointing_game([cam - 1.0], [box])
 
 
-def test_evaluate_localization_report(tiny_cam_model, tmp_path):
-    from camlab import cam
-
-    items = toy_items()
-    report = metrics.evaluate_localization(tiny_cam_model, items, methods=("cam", "grad_cam"), batch_size=3,
-                                           show_progress=False)
-    assert [row["method"] for row in report.rows] == ["cam", "grad_cam"]
-    for row in report.rows:
-        for key in ("mean_iou", "loc_acc", "max_box_acc", "max_box_acc_v2", "top1_acc"):
-            assert 0.0 <= row[key] <= 1.0, (key, row[key])
-        assert row["images"] == 7 and row["seconds_per_image"] > 0
-        assert row["max_box_acc"] >= row["loc_acc"]  # the best threshold is at least as good as 0.2 of the max
-    # Same numbers as the metrics called by hand on the same maps (CAM for the true class, at image size).
-    images = np.stack([np.asarray(__import__("camlab.data").data.normalize_and_resize_img(it, (24, 24))[0])
-                       for it in items])
-    labels = [int(it["label"]) for it in items]
-    result = cam.compute_maps(tiny_cam_model, images, "cam", class_index=labels)
-    maps = [cv2_resize(m, it["image"].shape[:2]) for m, it in zip(result.maps, items)]
-    gts = [it["bbox"] for it in items]
-    cam_row = report.rows[0]
-    assert cam_row["loc_acc"] == pytest.approx(localization_accuracy(maps, gts))
-    assert cam_row["max_box_acc_v2"] == pytest.approx(max_box_acc(maps, gts)["value"])
-    assert cam_row["max_box_acc"] == pytest.approx(
-        max_box_acc(maps, gts, iou_thresholds=(0.5,), multi_contour=False)["value"])
-    assert cam_row["top1_acc"] == pytest.approx(np.mean(np.argmax(result.probabilities, 1) == labels))
-    ious = [boxes.iou(b, g) if (b := boxes.cam_to_bbox(m)) is not None else 0.0 for m, g in zip(maps, gts)]
-    np.testing.assert_allclose(report.per_image["cam"]["iou"], ious)
-    assert report.ids == [f"toy_{n}" for n in range(7)]
-    # Curves for plotting, a printable table, HTML, CSV.
-    assert report.curves["cam"]["thresholds"].shape == (100,)
-    assert set(report.curves["cam"]["v2"]) == {0.3, 0.5, 0.7} and report.curves["cam"]["v1"][0.5].shape == (100,)
-    text = str(report)
-    assert "MaxBoxAccV2" in text and "grad_cam" in text and len(text.splitlines()) == 4
-    assert len({len(line) for line in text.splitlines()}) == 1  # aligned columns
-    assert report._repr_html_().startswith("<table>") and "<td>cam</td>" in report._repr_html_()
-    path = report.to_csv(tmp_path / "report.csv")
-    lines = path.read_text().splitlines()
-    assert lines[0].startswith("method,mean_iou,loc_acc") and len(lines) == 3
+def test_pointing_game_bad_input():
+    cam = np.ones((4, 4), np.float32)
+    for tolerance in (-1, float("nan"), "15", True):
+        with pytest.raises(ValueError, match="tolerance"):
+            metrics.pointing_game([cam], [[0, 0, 1, 1]], tolerance=tolerance)
+    with pytest.raises(ValueError, match="one entry per image"):
+        metrics.pointing_game([cam, cam], [[0, 0, 1, 1]])
+    with pytest.raises(ValueError, match="xywh_to_minmax|box"):
+        metrics.pointing_game([cam], [[0.5, 0.5, 0.2, 0.2]])
 
 
-def cv2_resize(cam, hw):
-    import cv2
+def test_model_metrics_stay_importable_from_metrics():
+    from camlab import evaluation
+    from camlab.metrics import average_drop, deletion_insertion, evaluate_localization, sanity_check
 
-    return cv2.resize(cam, (int(hw[1]), int(hw[0])), interpolation=cv2.INTER_LINEAR)
-
-
-def test_evaluate_localization_reads_tf_data_and_limits_images(tiny_cam_model):
-    import tensorflow as tf
-
-    items = toy_items(5, seed=1)
-    ds = tf.data.Dataset.from_generator(lambda: iter(items), output_signature={
-        "image": tf.TensorSpec((None, None, 3), tf.uint8), "label": tf.TensorSpec((), tf.int64),
-        "bbox": tf.TensorSpec((4,), tf.float32), "id": tf.TensorSpec((), tf.string)})
-    report = metrics.evaluate_localization(tiny_cam_model, ds, methods="cam", max_images=4, batch_size=8,
-                                           size="native", show_progress=False)
-    assert report.rows[0]["images"] == 4 and report.ids == ["toy_0", "toy_1", "toy_2", "toy_3"]
-    with pytest.raises(ValueError, match="Unknown method"):
-        metrics.evaluate_localization(tiny_cam_model, items, methods=("cam", "magic"))
-    with pytest.raises(ValueError, match="lacks \\['bbox'\\]"):
-        metrics.evaluate_localization(tiny_cam_model, [{"image": items[0]["image"], "label": 0}],
-                                      methods="cam", show_progress=False)
-
-
-def test_evaluate_command_prints_the_table_and_writes_csv(tiny_cam_model, monkeypatch, capsys, tmp_path):
-    """`python -m camlab evaluate` wiring, with the shipped model and dataset replaced by the tiny stand-ins."""
-    from types import SimpleNamespace
-
-    from camlab import data, models
-
-    monkeypatch.setattr(models, "load_pretrained", lambda: tiny_cam_model)
-    monkeypatch.setattr(data, "load", lambda: ((None, toy_items(6)), SimpleNamespace(name="toy", version="1.0.0")))
-    out_csv = tmp_path / "eval.csv"
-    assert metrics.main(["--methods", "cam", "layer_cam", "--max-images", "4", "--csv", str(out_csv)]) == 0
-    printed = capsys.readouterr().out
-    assert "toy 1.0.0, test split, 4 images" in printed
-    assert "layer_cam" in printed and "MaxBoxAccV2" in printed
-    assert len(out_csv.read_text().splitlines()) == 3
-    with pytest.raises(SystemExit):
-        metrics.main(["--methods", "magic"])
+    assert sanity_check is evaluation.sanity_check and average_drop is evaluation.average_drop
+    assert deletion_insertion is evaluation.deletion_insertion
+    assert evaluate_localization is evaluation.evaluate_localization
+    assert metrics.LocalizationReport is evaluation.LocalizationReport and metrics.main is evaluation.main
+    with pytest.raises(AttributeError, match="no attribute 'nonsense'"):
+        metrics.nonsense

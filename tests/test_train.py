@@ -151,6 +151,12 @@ def test_train_command_never_replaces_a_model_silently(tmp_path, capsys):
     assert existing.read_bytes() == b"someone's model"
     assert capsys.readouterr().err == (f"camlab train: error: {existing} exists; pass --overwrite to replace it "
                                        f"(or choose another --out).\n")
+    emblem = tmp_path / "camlab_cars_emblem_tiny.keras"  # --config emblem writes its own file, guarded the same way
+    emblem.write_bytes(b"someone's emblem model")
+    assert training.main(["--config", "emblem", "--epochs", "1", "--out", str(tmp_path)]) == 2
+    assert emblem.read_bytes() == b"someone's emblem model" and existing.read_bytes() == b"someone's model"
+    with pytest.raises(SystemExit):
+        training.main(["--config", "paint", "--out", str(tmp_path)])
 
 
 def _val_accuracy(model, split):
@@ -201,3 +207,17 @@ def test_train_default_keeps_the_checkpoint_chosen_on_validation(tmp_path):
 def test_selected_epoch_is_the_first_best():
     assert training.selected_epoch({"val_accuracy": [0.2, 0.9, 0.5, 0.9]}) == 2
     assert training.selected_epoch({"val_accuracy": [0.7]}) == 1
+
+
+
+def test_permute_labels_shuffles_labels_among_the_same_images():
+    images = np.arange(20, dtype=np.uint8).reshape(20, 1, 1, 1) * np.ones((1, 2, 2, 3), np.uint8)
+    labels = np.repeat(np.arange(4), 5).astype(np.int64)
+    split = tf.data.Dataset.from_tensor_slices({"image": images, "label": labels})
+    permuted = list(training.permute_labels(split, seed=3).as_numpy_iterator())
+    assert [int(item["image"][0, 0, 0]) for item in permuted] == list(range(20))  # same images, same order
+    got = np.array([item["label"] for item in permuted])
+    assert got.dtype == np.int64 and sorted(got.tolist()) == sorted(labels.tolist())  # same label counts
+    assert (got != labels).sum() >= 10  # most links broken
+    again = np.array([item["label"] for item in training.permute_labels(split, seed=3).as_numpy_iterator()])
+    np.testing.assert_array_equal(got, again)

@@ -26,11 +26,12 @@ from pathlib import Path
 import cv2
 import numpy as np
 import tensorflow_datasets as tfds
-from tensorflow_datasets.datasets.siscore import labels as _siscore_labels
 
-# The 1000 ImageNet-1k class names in index order, as tensorflow-datasets ships them
-# (tensorflow_datasets/datasets/siscore/labels.py, IMAGENET_LABELS_LIST; synonyms separated by ", ").
-IMAGENET_NAMES = tuple(_siscore_labels.IMAGENET_LABELS_LIST)
+from camlab.models import imagenet_classes
+
+# The 1000 ImageNet-1k class names in index order (synonyms separated by ", "); models.imagenet_classes says
+# where they come from.
+IMAGENET_NAMES = tuple(imagenet_classes())
 
 # Where each package states its sample images' licences.
 _SKIMAGE_DOCS = "scikit-image's skimage.data.{}() docstring (skimage/data/_fetchers.py)"

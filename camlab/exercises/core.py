@@ -1,16 +1,23 @@
 """Exercises as data: a function name to write, cases, a reference answer, a hint and the solution.
 
-A notebook cell asks the learner to write ``normalize_map``; the next cell runs ``q1.check()``. The checker finds
-``normalize_map`` in the notebook's globals, runs it on every case (each time on fresh copies of the inputs),
-compares what comes back with the reference answer and says one of:
+A notebook cell asks the learner to write ``normalize_map``; the next cell runs ``q1.check()``. Checking has two
+halves with a plain-data boundary between them:
 
-- **Correct**;
+- ``run_cases(fn, cases)`` runs the learner's function on every case (each time on fresh copies of the inputs)
+  and returns only plain data: the answers (``plain``: numbers, strings, lists, numeric arrays; never objects),
+  or what went wrong (it raised, it changed its input, it called camlab's own answer for this exercise).
+- ``Exercise.judge(outputs)`` compares those answers with the reference's and gives the verdict.
+
+``q.check()`` runs both in the notebook, on the public cases, and says one of:
+
+- **Correct (public checks)**;
 - **Incorrect**: which case (its label and a short picture of its input), what was expected, what came back;
 - **Not attempted**: the name is not defined yet, or the stub still raises ``NotImplementedError``;
 - **Error**: the learner's code raised something else (type, message, and the case that triggered it).
 
-``q.grade(fn)`` gives the same ``CheckResult(status, message)`` without displaying it: the instructor's grader
-(``camlab.grading``) uses it, so learners and graders see the same verdicts.
+The instructor's grader (``camlab.grading``) runs ``run_cases`` in the learner's kernel, on the public cases and
+on hidden ones (``Exercise.hidden_cases(seed)``), and ``judge`` in its own process, with answers it computed
+itself: learners and graders share one judge, but only the grader's verdict counts.
 
 Comparators take ``(expected, got)`` and return ``None`` when they agree, or a short sentence saying what differs:
 ``close`` (scalars and arrays, shape first), ``box_close`` (normalized boxes), ``none_or`` (an answer that may be
@@ -31,7 +38,7 @@ import numpy as np
 
 STATUSES = ("correct", "incorrect", "not_attempted", "error")
 
-# Every verdict given in this process, oldest first: {"exercise", "status", "message", "time"}.
+# Every verdict given in this process, and every hint()/solution() view, oldest first (see results_log).
 LOG: list[dict] = []
 
 
@@ -54,10 +61,17 @@ class Case:
 
 @dataclass(frozen=True)
 class CheckResult:
-    """The verdict on one exercise: ``status`` is one of ``STATUSES``; ``message`` says why, in a sentence or two."""
+    """The verdict on one exercise: ``status`` is one of ``STATUSES``; ``message`` says why, in a sentence or two.
+
+    ``scope`` says what was checked: ``"public"`` (the cases a notebook shows) or ``"graded"`` (the grader's,
+    hidden cases included); ``passed`` of ``total`` cases gave the reference's answer.
+    """
 
     status: str
     message: str = ""
+    scope: str = "public"
+    passed: int = 0
+    total: int = 0
 
     def __post_init__(self):
         if self.status not in STATUSES:
@@ -68,7 +82,7 @@ class CheckResult:
         return self.status == "correct"
 
     def to_dict(self):
-        return {"status": self.status, "message": self.message}
+        return {"status": self.status, "message": self.message, "passed": self.passed, "total": self.total}
 
     def _repr_html_(self):
         return _html_message(self)
@@ -285,23 +299,166 @@ def _same_data(a, b):
 
 
 # --------------------------------------------------------------------------------------------------------------
+# Answers as plain data: what crosses from the learner's kernel to the grader, and what q.check() compares.
+
+class NotPlainData(TypeError):
+    """An answer that is not plain data (numbers, strings, None, lists/tuples/dicts of them, numeric arrays)."""
+
+
+_PLAIN_KINDS = "biufcUS"  # NumPy dtype kinds an answer may have: never objects
+
+
+def plain(value, depth=0):
+    """``value`` as plain data: NumPy scalars become Python numbers, tensors become arrays; anything else (objects
+    with their own ``__eq__``, object arrays, models...) raises ``NotPlainData`` saying what it was."""
+    if depth > 20:
+        raise NotPlainData("the answer is nested more than 20 levels deep")
+    if value is None:
+        return None
+    for kind in (bool, int, float, str):  # subclasses (with their own __eq__) become the plain type
+        if isinstance(value, kind):
+            return kind(value) if type(value) is not kind else value
+    if isinstance(value, np.generic):
+        if value.dtype.kind not in _PLAIN_KINDS:
+            raise NotPlainData(f"a NumPy {value.dtype} scalar")
+        return value.item()
+    if _is_tensor(value):
+        value = np.asarray(value)
+    if isinstance(value, np.ndarray):
+        if value.dtype.kind not in _PLAIN_KINDS or value.dtype.fields is not None:
+            raise NotPlainData(f"an array of dtype {value.dtype} (objects cannot be graded)")
+        return np.array(value, copy=True)  # a plain ndarray (not a subclass)
+    if type(value) in (list, tuple):
+        return type(value)(plain(v, depth + 1) for v in value)
+    if type(value) is dict and all(type(k) is str for k in value):
+        return {k: plain(v, depth + 1) for k, v in value.items()}
+    raise NotPlainData(f"{type(value).__name__} {short_repr(value)}")
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Running the learner's function on the cases (in the learner's kernel), watching for calls to the reference.
 
 _MISSING = object()
 
 
+def _qualified(fn):
+    return f"{getattr(fn, '__module__', '?')}.{getattr(fn, '__qualname__', getattr(fn, '__name__', '?'))}"
+
+
+def _code_objects(functions):
+    """``{code object: dotted name}`` of ``functions`` (functions, or "module.name" strings imported here)."""
+    import importlib
+
+    codes = {}
+    for fn in functions:
+        if isinstance(fn, str):
+            module, _, name = fn.rpartition(".")
+            try:
+                fn = getattr(importlib.import_module(module), name)
+            except (ImportError, AttributeError):
+                continue
+        fn = inspect.unwrap(fn)
+        code = getattr(fn, "__code__", None)
+        if code is not None:
+            codes[code] = _qualified(fn)
+    return codes
+
+
+class _Watch:
+    """While active, notes every call of one of ``codes`` in this thread and in threads started meanwhile
+    (``sys.setprofile``/``threading.setprofile``): a call by the learner's function, directly, through an alias,
+    or through a reference taken at import time, all run the same code object."""
+
+    def __init__(self, codes):
+        self.codes, self.calls = codes, []
+
+    def _profile(self, frame, event, arg):
+        if event == "call" and frame.f_code in self.codes:
+            self.calls.append(self.codes[frame.f_code])
+
+    def __enter__(self):
+        import sys
+        import threading
+
+        self._previous = sys.getprofile(), threading.getprofile()
+        if self.codes:
+            threading.setprofile(self._profile)
+            sys.setprofile(self._profile)
+        return self
+
+    def __exit__(self, *exc):
+        import sys
+        import threading
+
+        sys.setprofile(self._previous[0])
+        threading.setprofile(self._previous[1])
+        return False
+
+
+def run_cases(fn, cases, forbidden=()):
+    """Run ``fn`` on each case (fresh copies of the inputs) and return what happened, as plain data.
+
+    Returns ``{"function": "missing"}``, ``{"function": "not_callable", "type": ..., "repr": ...}`` or
+    ``{"function": "defined", "outcomes": [...]}`` with one outcome per case: ``{"status": "returned", "value":
+    plain answer}``, ``"not_implemented"``, ``"raised"`` (``error``, ``message``), ``"mutated"`` (``changed``:
+    argument numbers or names), ``"not_plain"`` (``what``) or ``"delegated"`` (``call``: the dotted name of a
+    ``forbidden`` function that ran). Stops after a ``not_implemented``. Verdicts are ``judge``'s job.
+    """
+    if fn is _MISSING or fn is None:
+        return {"function": "missing"}
+    if not callable(fn):
+        return {"function": "not_callable", "type": type(fn).__name__, "repr": short_repr(fn)}
+    codes = _code_objects(forbidden)
+    outcomes = []
+    for case in cases:
+        args, kwargs = _copy_data(case.args), _copy_data(case.kwargs)
+        with _Watch(codes) as watch:
+            try:
+                got = fn(*args, **kwargs)
+                outcome = {"status": "returned"}
+            except NotImplementedError:
+                outcome = {"status": "not_implemented"}
+            except Exception as error:  # the learner's code failed: say how
+                outcome = {"status": "raised", "error": type(error).__name__, "message": _clip(str(error), 300)}
+        if watch.calls:
+            outcomes.append({"status": "delegated", "call": watch.calls[0]})
+            continue
+        if outcome["status"] == "returned":
+            changed = [i for i, (a, b) in enumerate(zip(args, case.args), 1) if not _same_data(a, b)]
+            changed += [k for k in case.kwargs if not _same_data(kwargs[k], case.kwargs[k])]
+            if changed:
+                outcome = {"status": "mutated", "changed": changed}
+            else:
+                try:
+                    outcome["value"] = plain(got)
+                except NotPlainData as error:
+                    outcome = {"status": "not_plain", "what": _clip(str(error), 200)}
+        outcomes.append(outcome)
+        if outcome["status"] == "not_implemented":
+            break
+    return {"function": "defined", "outcomes": outcomes}
+
+
+# --------------------------------------------------------------------------------------------------------------
+
 class Exercise:
     """One exercise: the learner writes ``func_name``; ``cases`` say what to try; ``reference`` is the answer key.
 
-    ``cases`` is a list of ``Case`` or a zero-argument callable returning one (built on first check, for heavy
-    inputs such as a small Keras model). ``solution`` is the source text shown by ``solution()`` (a function is
-    shown as its source; ``None`` shows the reference's source).
+    ``cases`` is a list of ``Case``, or a function returning one: called with no argument for the public cases,
+    and, when it takes a ``seed``, with seeds the instructor holds for hidden cases (``hidden_cases``). Its cases
+    are built on first use (heavy inputs such as a small Keras model cost nothing at import). ``solution`` is
+    the text ``solution()`` shows; ``None`` means the solution block of the course notebook (``notebook``, the
+    generated ``camlab/exercises/solutions.json``), else the reference's source. ``forbidden``: functions (or
+    dotted names) the learner's function must not call, by default the reference itself. ``points`` and
+    ``partial_credit`` (the share of cases passed) are for the grader.
     """
 
-    def __init__(self, name, func_name, cases, reference, hint, solution=None, compare=None, description=""):
+    def __init__(self, name, func_name, cases, reference, hint, solution=None, compare=None, description="",
+                 notebook=None, forbidden=None, points=1, partial_credit=True):
         if not callable(reference):
             raise TypeError(f"reference must be the reference function, got {type(reference).__name__}")
         if not (isinstance(cases, (list, tuple)) or callable(cases)):
-            raise TypeError("cases must be a list of Case or a zero-argument function that returns one")
+            raise TypeError("cases must be a list of Case or a function that returns one")
         self.name = name
         self.func_name = func_name
         self.reference = reference
@@ -309,6 +466,10 @@ class Exercise:
         self._solution = solution
         self.compare = compare or close()
         self.description = description
+        self.notebook = notebook
+        self.forbidden = list(forbidden) if forbidden is not None else [reference]
+        self.points = points
+        self.partial_credit = partial_credit
         self._cases_source = cases
         self._cases = None
 
@@ -316,42 +477,145 @@ class Exercise:
         return f"<Exercise {self.name!r}: write `{self.func_name}`>"
 
     # ---- cases -------------------------------------------------------------------------------------------------
+    def _filled(self, raw):
+        if not raw:
+            raise ValueError(f"exercise {self.name!r} has no cases")
+        filled = []
+        for case in raw:
+            if not isinstance(case, Case):
+                raise TypeError(f"exercise {self.name!r}: cases must be Case objects, got {type(case).__name__}")
+            if case.expected is None:
+                expected = self.reference(*_copy_data(case.args), **_copy_data(case.kwargs))
+                case = Case(case.args, case.kwargs, case.label, _Expected(expected))
+            filled.append(case)
+        return filled
+
     @property
     def cases(self):
-        """The cases, each with its expected value filled in (computed once, from copies of the inputs)."""
+        """The public cases, each with its expected value filled in (computed once, from copies of the inputs)."""
         if self._cases is None:
-            raw = self._cases_source() if callable(self._cases_source) else self._cases_source
-            if not raw:
-                raise ValueError(f"exercise {self.name!r} has no cases")
-            filled = []
-            for case in raw:
-                if not isinstance(case, Case):
-                    raise TypeError(f"exercise {self.name!r}: cases must be Case objects, got {type(case).__name__}")
-                if case.expected is None:
-                    expected = self.reference(*_copy_data(case.args), **_copy_data(case.kwargs))
-                    case = Case(case.args, case.kwargs, case.label, _Expected(expected))
-                filled.append(case)
-            self._cases = filled
+            self._cases = self._filled(self._cases_source() if callable(self._cases_source) else self._cases_source)
         return self._cases
 
-    # ---- checking ----------------------------------------------------------------------------------------------
+    @property
+    def has_hidden_cases(self):
+        """Whether the cases come from a generator that takes a seed."""
+        if not callable(self._cases_source):
+            return False
+        try:
+            return "seed" in inspect.signature(self._cases_source).parameters
+        except (TypeError, ValueError):
+            return False
+
+    def hidden_cases(self, seed):
+        """Cases from the same generator as the public ones, drawn with ``seed`` (mixed with this exercise's
+        name, so that every exercise gets its own inputs); ``[]`` when the cases are a fixed list."""
+        if not self.has_hidden_cases:
+            return []
+        mixed = np.random.SeedSequence([int(seed) % 2**63, *self.func_name.encode()]).generate_state(1)[0]
+        return self._filled(self._cases_source(seed=int(mixed)))
+
+    # ---- checking: run (in the kernel), then judge (wherever the verdict is trusted) ---------------------------
+    def run_cases(self, fn, cases=None):
+        """``run_cases`` on this exercise's public cases (or ``cases``), watching for calls to ``forbidden``."""
+        return run_cases(fn, self.cases if cases is None else cases, self.forbidden)
+
+    def judge(self, outputs, cases=None, hidden=0, scope="public"):
+        """The ``CheckResult`` for ``outputs`` (what ``run_cases`` returned) against the reference's answers.
+
+        ``cases``: the cases that were run (default: the public ones); the last ``hidden`` of them are hidden, and
+        a message about one of those never shows its input or answers. ``scope`` names what was checked in the
+        verdict ("public" checks in a notebook, "graded" by the grader). ``outputs`` may come from an untrusted
+        kernel: anything malformed is an ``error``, never ``correct``.
+        """
+        cases = self.cases if cases is None else cases
+        try:
+            return self._judge(outputs, cases, hidden, scope)
+        except Exception as error:  # malformed outputs (a tampered kernel): fail closed
+            return CheckResult("error", f"the answers that came back could not be read ({type(error).__name__}: "
+                                        f"{_clip(str(error), 120)}).", scope=scope, total=len(cases))
+
+    def _judge(self, outputs, cases, hidden, scope):
+        total = len(cases)
+        verdict = lambda status, message, passed=0: CheckResult(status, message, scope=scope, passed=passed,
+                                                                 total=total)
+        function = outputs.get("function") if isinstance(outputs, dict) else None
+        if function == "missing":
+            return verdict("not_attempted", f"Define a function named `{self.func_name}` and run its cell, "
+                                            f"then check again.")
+        if function == "not_callable":
+            return verdict("incorrect", f"`{self.func_name}` should be a function, but it is "
+                                        f"{_clip(str(outputs.get('type')), 40)} {_clip(str(outputs.get('repr')), 80)}.")
+        if function != "defined" or not isinstance(outputs.get("outcomes"), list):
+            return verdict("error", "no answers came back from the notebook.")
+        outcomes = outputs["outcomes"]
+        public = total - hidden
+        for outcome in outcomes:
+            if isinstance(outcome, dict) and outcome.get("status") == "delegated":
+                return verdict("incorrect", f"`{self.func_name}` calls camlab's own answer, "
+                                            f"`{_clip(str(outcome.get('call')), 80)}`: write the computation "
+                                            f"yourself (its cases were not graded).")
+        passed, first = 0, None
+        for number, case in enumerate(cases, 1):
+            outcome = outcomes[number - 1] if number <= len(outcomes) else {"status": "missing"}
+            if not isinstance(outcome, dict):
+                outcome = {"status": "missing"}
+            is_hidden = number > public
+            where = (f"hidden case {number - public} of {hidden} (its input is not shown)" if is_hidden else
+                     f"case {number} of {public}, {_describe_args(case)}")
+            status = outcome.get("status")
+            if status == "returned":
+                expected = case.expected.value if isinstance(case.expected, _Expected) else case.expected
+                try:
+                    difference = self.compare(expected, outcome.get("value"))
+                except Exception as error:  # a comparator that cannot read the answer: the answer has the wrong kind
+                    difference = f"could not compare the answer ({type(error).__name__}: {_clip(str(error), 120)})"
+                if not difference:
+                    passed += 1
+                    continue
+                found = ("incorrect", f"On {where}: " + ("your answer differs from the reference's (the public "
+                         "checks pass? then something works only for the public inputs)" if is_hidden else
+                         f"{difference}") + ".")
+            elif status == "not_implemented":
+                found = ("not_attempted", f"`{self.func_name}` still raises NotImplementedError: replace the "
+                                          f"`raise NotImplementedError()` line with your code.")
+            elif status == "raised":
+                found = ("error", f"{_clip(str(outcome.get('error')), 60)}: {_clip(str(outcome.get('message')), 300)}"
+                                  f" (raised by `{self.func_name}` on {where})")
+            elif status == "mutated":
+                names = ", ".join(f"argument {c}" if isinstance(c, int) else f"argument `{c}`"
+                                  for c in outcome.get("changed", []))
+                found = ("incorrect", f"Your function changed its input ({_clip(names, 100)}) on {where}. Work on "
+                                      f"a copy (e.g. `x = x.copy()`) or build a new array.")
+            elif status == "not_plain":
+                found = ("incorrect", f"On {where}: the answer is {_clip(str(outcome.get('what')), 120)}; return "
+                                      f"numbers, strings, None, lists or NumPy arrays.")
+            else:
+                found = ("error", f"no answer came back for {where}.")
+            first = first or found
+            if found[0] == "not_attempted":
+                return verdict(*found)
+        if first is None:
+            text = f"all {public} cases" if not hidden else f"all {public} public and {hidden} hidden cases"
+            return verdict("correct", f"`{self.func_name}` passed {text}.", passed)
+        return verdict(first[0], first[1], passed)
+
     def grade(self, fn=None, namespace=None):
-        """The verdict on ``fn`` as a ``CheckResult``, displaying nothing.
+        """The verdict on ``fn`` over the public cases as a ``CheckResult``, displaying nothing.
 
         Without ``fn``, the function named ``func_name`` is looked up in ``namespace`` (a dict) or, when that is
         not given either, in the caller's globals.
         """
         if fn is None:
             fn = _lookup(self.func_name, namespace if namespace is not None else _caller_globals())
-        result = self._run(fn)
-        LOG.append({"exercise": self.name, "func_name": self.func_name, "status": result.status,
+        result = self.judge(self.run_cases(fn))
+        LOG.append({"event": "check", "exercise": self.name, "func_name": self.func_name, "status": result.status,
                     "message": result.message, "time": time.time()})
         return result
 
     def check(self, fn=None):
-        """Check the learner's function (by default the one named ``func_name`` in the caller's globals).
-
-        Shows a short coloured verdict and returns the ``CheckResult``.
+        """Check the learner's function (by default the one named ``func_name`` in the caller's globals) on the
+        public cases. Shows a short coloured verdict and returns the ``CheckResult``.
         """
         if fn is None:
             fn = _lookup(self.func_name, _caller_globals())
@@ -360,57 +624,52 @@ class Exercise:
         object.__setattr__(result, "_shown_in", _execution_count())  # so the cell's Out[] does not repeat it
         return result
 
-    def _run(self, fn):
-        if fn is _MISSING or fn is None:
-            return CheckResult("not_attempted", f"Define a function named `{self.func_name}` and run its cell, "
-                                                f"then check again.")
-        if not callable(fn):
-            return CheckResult("incorrect", f"`{self.func_name}` should be a function, but it is "
-                                            f"{type(fn).__name__} {short_repr(fn)}.")
-        cases = self.cases
-        for number, case in enumerate(cases, 1):
-            args, kwargs = _copy_data(case.args), _copy_data(case.kwargs)
-            where = f"case {number} of {len(cases)}, {_describe_args(case)}"
-            try:
-                got = fn(*args, **kwargs)
-            except NotImplementedError:
-                return CheckResult("not_attempted", f"`{self.func_name}` still raises NotImplementedError: replace "
-                                                    f"the `raise NotImplementedError()` line with your code.")
-            except Exception as error:  # the learner's code failed: say how, and on what
-                return CheckResult("error", f"{type(error).__name__}: {_clip(str(error), 300)} "
-                                            f"(raised by `{self.func_name}` on {where})")
-            changed = [i for i, (a, b) in enumerate(zip(args, case.args), 1) if not _same_data(a, b)]
-            changed += [k for k in case.kwargs if not _same_data(kwargs[k], case.kwargs[k])]
-            if changed:
-                names = ", ".join(f"argument {c}" if isinstance(c, int) else f"argument `{c}`" for c in changed)
-                return CheckResult("incorrect", f"Your function changed its input ({names}) on {where}. "
-                                                f"Work on a copy (e.g. `x = x.copy()`) or build a new array.")
-            expected = case.expected.value if isinstance(case.expected, _Expected) else case.expected
-            try:
-                difference = self.compare(expected, got)
-            except Exception as error:  # a comparator that cannot read the answer: the answer has the wrong kind
-                difference = f"could not compare the answer ({type(error).__name__}: {_clip(str(error), 120)}); " \
-                             f"got {short_repr(got)}"
-            if difference:
-                return CheckResult("incorrect", f"On {where}: {difference}.")
-        return CheckResult("correct", f"`{self.func_name}` passed all {len(cases)} cases.")
-
     # ---- help --------------------------------------------------------------------------------------------------
+    def _log_view(self, what):
+        solved = any(e.get("event") == "check" and e.get("func_name") == self.func_name and e["status"] == "correct"
+                     for e in LOG)
+        LOG.append({"event": what, "exercise": self.name, "func_name": self.func_name, "time": time.time(),
+                    "after_correct": solved})
+
     def hint(self):
-        """Show the hint."""
+        """Show the hint (and note the view in the log: it is reported to the instructor)."""
+        self._log_view("hint")
         _show(f'<div style="color:#8a6d00"><b>Hint:</b> {html.escape(self.hint_text)}</div>', f"Hint: {self.hint_text}")
 
     def solution_source(self):
-        solution = self._solution if self._solution is not None else self.reference
+        solution = self._solution
+        if solution is None and self.notebook:
+            solution = notebook_solutions().get(self.notebook, {}).get(self.func_name)
+            if solution is None:  # an exam machine (no solutions.json), or a notebook without this block
+                return f"# No solution for `{self.func_name}` is available here."
+        if solution is None:
+            solution = self.reference
         if callable(solution):
             solution = inspect.getsource(solution)
         return textwrap.dedent(solution).strip("\n")
 
     def solution(self):
-        """Show the solution as a code block."""
+        """Show the solution as a code block (and note the view in the log: it is reported to the instructor)."""
+        self._log_view("solution")
         source = self.solution_source()
         _show(f"<div><b>Solution:</b><pre><code>{html.escape(source)}</code></pre></div>",
               "Solution:\n" + textwrap.indent(source, "    "))
+
+
+SOLUTIONS_FILE = "solutions.json"
+
+
+def notebook_solutions():
+    """``{notebook id: {function name: source}}``: the solution blocks of the course notebooks, collected by
+    ``python -m camlab student`` into ``camlab/exercises/solutions.json`` (``{}`` when it is not there)."""
+    import json
+    from importlib import resources
+
+    try:
+        text = resources.files("camlab.exercises").joinpath(SOLUTIONS_FILE).read_text(encoding="utf-8")
+    except (FileNotFoundError, OSError):
+        return {}
+    return json.loads(text)
 
 
 @dataclass(frozen=True)
@@ -442,12 +701,16 @@ _COLOURS = {"correct": "#1a7f37", "incorrect": "#cf222e", "not_attempted": "#9a6
 _TITLES = {"correct": "Correct", "incorrect": "Incorrect", "not_attempted": "Not attempted", "error": "Error"}
 
 
+def _title(result):
+    return _TITLES[result.status] + (" (public checks)" if result.scope == "public" else "")
+
+
 def _text_message(result):
-    return f"{_TITLES[result.status]}: {result.message}" if result.message else _TITLES[result.status]
+    return f"{_title(result)}: {result.message}" if result.message else _title(result)
 
 
 def _html_message(result):
-    return (f'<div style="color:{_COLOURS[result.status]}"><b>{_TITLES[result.status]}</b>'
+    return (f'<div style="color:{_COLOURS[result.status]}"><b>{_title(result)}</b>'
             f'{": " + html.escape(result.message) if result.message else ""}</div>')
 
 
@@ -480,12 +743,13 @@ def _show(html_text, plain_text):
 
 
 def results_log(clear=False):
-    """A copy of every verdict given so far in this process (``clear=True`` empties the log)."""
+    """A copy of every verdict (``"event": "check"``) and every ``hint()``/``solution()`` view (``"hint"``,
+    ``"solution"``, with ``after_correct``) so far in this process (``clear=True`` empties the log)."""
     entries = [dict(entry) for entry in LOG]
     if clear:
         LOG.clear()
     return entries
 
 
-__all__ = ["Case", "CheckResult", "Exercise", "STATUSES", "box_close", "close", "equal", "none_or", "results_log",
-           "short_repr"]
+__all__ = ["Case", "CheckResult", "Exercise", "NotPlainData", "STATUSES", "box_close", "close", "equal", "none_or",
+           "notebook_solutions", "plain", "results_log", "run_cases", "short_repr"]

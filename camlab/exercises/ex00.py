@@ -22,14 +22,29 @@ def _normalize_map(cam):
     return cam / peak if peak > 0 else cam
 
 
+def _clip_cases(seed=0):
+    """Random values on both sides of [0, 1] (``seed`` 0: the public cases; others: hidden ones)."""
+    rng = np.random.default_rng(seed)
+    return [
+        Case((np.concatenate([[-0.5, 0.25, 1.5], rng.uniform(-1, 2, 2)]),), label="values on both sides"),
+        Case((rng.uniform(-1, 2, (3, 4)),), label="a 3x4 map"),
+        Case((np.zeros((2, 2)),), label="all zeros"),
+    ]
+
+
+def _normalize_cases(seed=0):
+    rng = np.random.default_rng(seed + 1)
+    return [
+        Case((rng.uniform(0, 4, (2, 2)),), label="a positive map"),
+        Case((rng.uniform(-2, 3, (2, 3)),), label="a map with negative values"),
+        Case((np.zeros((3, 3)),), label="an all-zero map"),
+    ]
+
+
 q1 = Exercise(
     name="clip to [0, 1]",
     func_name="clip01",
-    cases=[
-        Case((np.array([-0.5, 0.25, 1.5]),), label="values on both sides"),
-        Case((np.linspace(-1, 2, 12).reshape(3, 4),), label="a 3x4 map"),
-        Case((np.zeros((2, 2)),), label="all zeros"),
-    ],
+    cases=_clip_cases,
     reference=_clip01,
     hint="np.clip(x, low, high) does it in one call.",
     solution="def clip01(x):\n    return np.clip(x, 0.0, 1.0)",
@@ -40,11 +55,7 @@ q1 = Exercise(
 q2 = Exercise(
     name="normalize a map",
     func_name="normalize_map",
-    cases=lambda: [
-        Case((np.array([[0.0, 2.0], [1.0, 4.0]]),), label="a positive map"),
-        Case((np.array([[-1.0, 3.0], [0.5, -2.0]]),), label="a map with negative values"),
-        Case((np.zeros((3, 3)),), label="an all-zero map"),
-    ],
+    cases=_normalize_cases,
     reference=_normalize_map,
     hint="Apply ReLU with np.maximum(cam, 0), then divide by the maximum - unless the maximum is 0.",
     solution=("def normalize_map(cam):\n    cam = np.maximum(cam, 0)\n    peak = cam.max()\n"

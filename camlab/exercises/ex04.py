@@ -13,6 +13,7 @@ import cv2
 import numpy as np
 
 from camlab.exercises.core import Case, Exercise, close
+from camlab.exercises.fixtures import rng as _rng
 
 NOTEBOOK = "04_cam"
 
@@ -46,10 +47,6 @@ def _upsample_cam(cam, height, width):
 # ----------------------------------------------------------------------------------------------------------
 # Cases: each one makes a typical mistake visible.
 
-def _rng(seed):
-    return np.random.default_rng(seed)
-
-
 def _mixed_features(seed, shape=(5, 7, 6), classes=4):
     """Non-negative features (they come out of a ReLU) and weights of both signs: the map has negative parts."""
     rng = _rng(seed)
@@ -58,11 +55,11 @@ def _mixed_features(seed, shape=(5, 7, 6), classes=4):
     return features, weights
 
 
-def _q1_cases():
-    f, w = _mixed_features(0)
-    positive_f = _rng(1).uniform(0.5, 1.0, (4, 4, 3)).astype(np.float32)
-    positive_w = _rng(2).uniform(0.1, 1.0, (3, 5)).astype(np.float32)
-    negative_w = -np.abs(_rng(3).normal(1.0, 0.2, (6, 4))).astype(np.float32)
+def _q1_cases(seed=0):
+    f, w = _mixed_features(seed)
+    positive_f = _rng(seed + 1).uniform(0.5, 1.0, (4, 4, 3)).astype(np.float32)
+    positive_w = _rng(seed + 2).uniform(0.1, 1.0, (3, 5)).astype(np.float32)
+    negative_w = -np.abs(_rng(seed + 3).normal(1.0, 0.2, (6, 4))).astype(np.float32)
     negative_w[:, 2] = np.abs(negative_w[:, 2])
     return [
         Case((f, w, 1), label="a 5x7 map with K=6 channels, C=4 classes, class 1"),
@@ -75,10 +72,10 @@ def _q1_cases():
     ]
 
 
-def _q2_cases():
-    f, w = _mixed_features(4, shape=(3, 4, 5, 6), classes=4)
+def _q2_cases(seed=4):
+    f, w = _mixed_features(seed, shape=(3, 4, 5, 6), classes=4)
     f[1] *= 10.0  # image 1's map is ten times larger: one maximum for the whole batch would flatten the others
-    single_f, single_w = _mixed_features(5, shape=(1, 6, 6, 8), classes=3)
+    single_f, single_w = _mixed_features(seed + 1, shape=(1, 6, 6, 8), classes=3)
     with_zero = f.copy()
     with_zero[2] = 0.0
     return [
@@ -89,8 +86,8 @@ def _q2_cases():
     ]
 
 
-def _q3_cases():
-    rng = _rng(6)
+def _q3_cases(seed=6):
+    rng = _rng(seed)
     ramp = np.outer(np.linspace(0, 1, 4), np.linspace(1, 0.5, 6)).astype(np.float32)
     return [
         Case((ramp, 20, 30), label="a 4x6 map to height=20, width=30"),
@@ -101,31 +98,6 @@ def _q3_cases():
     ]
 
 
-# ----------------------------------------------------------------------------------------------------------
-# Solutions as the learner would write them (what ``q.solution()`` shows).
-
-CAM_FROM_FEATURES_SOLUTION = '''\
-def cam_from_features(features, weights, class_index):
-    cam = features @ weights[:, class_index]  # (h, w, K) @ (K,) -> (h, w): sum_k w_k^c A_k
-    cam = np.maximum(cam, 0)                   # ReLU: keep only positive evidence for the class
-    peak = cam.max()
-    return cam / peak if peak > 0 else np.zeros_like(cam)  # an all-zero map stays zero
-'''
-
-CAM_BATCH_SOLUTION = '''\
-def cam_batch(features, weights, class_indices):
-    columns = weights[:, class_indices].T                          # (N, K): the column of each image's class
-    cams = np.einsum("nhwk,nk->nhw", features, columns)           # sum_k w_k^c A_k, per image
-    cams = np.maximum(cams, 0)
-    peaks = cams.max(axis=(1, 2), keepdims=True)                   # one maximum per image
-    return np.divide(cams, peaks, out=np.zeros_like(cams), where=peaks > 0)
-'''
-
-UPSAMPLE_CAM_SOLUTION = '''\
-def upsample_cam(cam, height, width):
-    return cv2.resize(cam, (width, height), interpolation=cv2.INTER_LINEAR)  # OpenCV wants (width, height)
-'''
-
 q1 = Exercise(
     name="CAM of one image",
     func_name="cam_from_features",
@@ -133,7 +105,7 @@ q1 = Exercise(
     reference=_cam_from_features,
     hint=("The weights of class c are the column weights[:, c] (K values). `features @ column` sums "
           "w_k * A_k over the channel axis. Then np.maximum(cam, 0), and divide by cam.max() only when it is > 0."),
-    solution=CAM_FROM_FEATURES_SOLUTION,
+    notebook=NOTEBOOK,
     compare=close(atol=1e-5),
     description=("Write `cam_from_features(features, weights, class_index)`: features (h, w, K), weights (K, C) "
                  "-> ReLU(sum_k weights[k, class_index] * features[..., k]) divided by its maximum; (h, w) in "
@@ -148,7 +120,7 @@ q2 = Exercise(
     hint=("weights[:, class_indices] picks one column per image: shape (K, N). np.einsum('nhwk,nk->nhw', ...) "
           "weighs and sums per image. Take the maximum over axes (1, 2) with keepdims=True so each image is "
           "divided by its own maximum; np.divide(..., where=peaks > 0) keeps zero maps at zero."),
-    solution=CAM_BATCH_SOLUTION,
+    notebook=NOTEBOOK,
     compare=close(atol=1e-5),
     description=("Write `cam_batch(features, weights, class_indices)`: features (N, h, w, K), weights (K, C), "
                  "class_indices (N,) -> (N, h, w), each map ReLU'd and divided by its own maximum."),
@@ -162,7 +134,7 @@ q3 = Exercise(
     hint=("cv2.resize(cam, (width, height), interpolation=cv2.INTER_LINEAR) - OpenCV takes the size as "
           "(width, height), NumPy shapes are (height, width). tf.image.resize(cam[..., None], (height, width)) "
           "gives the same values."),
-    solution=UPSAMPLE_CAM_SOLUTION,
+    notebook=NOTEBOOK,
     compare=close(atol=1e-4),
     description="Write `upsample_cam(cam, height, width)`: bilinear resize of an (h, w) map to (height, width).",
 )

@@ -14,6 +14,7 @@ The reference of ``q3`` is camlab's own ``camlab.cam.grad_cam``; ``q1`` and ``q2
 import numpy as np
 
 from camlab.exercises.core import Case, Exercise, close
+from camlab.exercises.fixtures import rng as _rng, tiny_grad_cam_model
 
 NOTEBOOK = "05_grad_cam"
 
@@ -44,12 +45,8 @@ def _compute_grad_cam(model, images, class_indices, layer_name):
 # ----------------------------------------------------------------------------------------------------------
 # Cases
 
-def _rng(seed):
-    return np.random.default_rng(seed)
-
-
-def _q1_cases():
-    rng = _rng(10)
+def _q1_cases(seed=10):
+    rng = _rng(seed)
     batch = rng.normal(0.0, 1.0, (3, 4, 5, 6)).astype(np.float32)
     batch[1] += 2.0  # images differ: a mean over the batch axis is visibly wrong
     return [
@@ -60,8 +57,8 @@ def _q1_cases():
     ]
 
 
-def _q2_cases():
-    rng = _rng(11)
+def _q2_cases(seed=11):
+    rng = _rng(seed)
     a = np.maximum(rng.normal(0.2, 1.0, (3, 5, 6, 4)), 0.0).astype(np.float32)
     a[0] *= 8.0  # image 0's map is much larger: one maximum for the whole batch would flatten the others
     alpha = rng.normal(0.0, 1.0, (3, 4)).astype(np.float32)
@@ -76,27 +73,9 @@ def _q2_cases():
     ]
 
 
-def _tiny_model(seed):
-    """A small, untrained model of the course's shape (three stages ``block1_out`` .. ``block3_out`` at 1/2, 1/4
-    and 1/8 of a 32x32 input -> ``avg_pool`` -> softmax ``predictions``), every initializer seeded: the same
-    weights on every machine, whatever ran before."""
-    import keras
-
-    inputs = keras.Input((32, 32, 3), name="image")
-    x = inputs
-    for stage, filters in enumerate((8, 12, 16), start=1):
-        x = keras.layers.Conv2D(filters, 3, strides=2, padding="same", activation="relu", name=f"block{stage}_out",
-                                kernel_initializer=keras.initializers.HeNormal(seed=seed + stage),
-                                bias_initializer=keras.initializers.RandomNormal(0.0, 0.05, seed=seed + 10 + stage))(x)
-    x = keras.layers.GlobalAveragePooling2D(name="avg_pool")(x)
-    outputs = keras.layers.Dense(5, activation="softmax", name="predictions",
-                                 kernel_initializer=keras.initializers.GlorotNormal(seed=seed))(x)
-    return keras.Model(inputs, outputs, name="tiny_grad_cam")
-
-
-def _q3_cases():
-    model = _tiny_model(2)  # maps of these images and classes are partly positive at every layer: the ReLU matters
-    images = _rng(12).uniform(0.0, 1.0, (3, 32, 32, 3)).astype(np.float32)
+def _q3_cases(seed=12):
+    model = tiny_grad_cam_model(2)  # maps of these images and classes are partly positive at every layer
+    images = _rng(seed).uniform(0.0, 1.0, (3, 32, 32, 3)).astype(np.float32)
     return [
         Case((model, images, np.array([0, 4, 2]), "block3_out"),
              label="a tiny model, 3 images, classes (0, 4, 2), layer block3_out"),
@@ -106,38 +85,6 @@ def _q3_cases():
     ]
 
 
-# ----------------------------------------------------------------------------------------------------------
-# Solutions as the learner would write them (what ``q.solution()`` shows).
-
-CHANNEL_WEIGHTS_SOLUTION = '''\
-def channel_weights(gradients):
-    return gradients.mean(axis=(1, 2))  # axes: 0 = image, 1 and 2 = position, 3 = channel
-'''
-
-GRAD_CAM_FROM_WEIGHTS_SOLUTION = '''\
-def grad_cam_from_weights(activations, weights):
-    maps = np.einsum("nhwk,nk->nhw", activations, weights)  # sum_k alpha_k A_k, per image
-    maps = np.maximum(maps, 0)                               # ReLU
-    peaks = maps.max(axis=(1, 2), keepdims=True)             # one maximum per image
-    return np.divide(maps, peaks, out=np.zeros_like(maps), where=peaks > 0)
-'''
-
-COMPUTE_GRAD_CAM_SOLUTION = '''\
-def compute_grad_cam(model, images, class_indices, layer_name):
-    dense = model.get_layer("predictions")
-    probe = keras.Model(model.input, [model.get_layer(layer_name).output, model.get_layer("avg_pool").output])
-    images = tf.convert_to_tensor(images, tf.float32)
-    with tf.GradientTape() as tape:
-        activations, pooled = probe(images)
-        logits = pooled @ dense.kernel + dense.bias                  # pre-softmax scores y (N, C)
-        scores = tf.gather(logits, class_indices, batch_dims=1)      # y^c for each image's own class
-    gradients = tape.gradient(scores, activations)                   # (N, h, w, K); images do not mix
-    weights = tf.reduce_mean(gradients, axis=(1, 2))                 # per image, over positions
-    maps = tf.nn.relu(tf.einsum("nhwk,nk->nhw", activations, weights))
-    peaks = tf.reduce_max(maps, axis=(1, 2), keepdims=True)
-    return tf.math.divide_no_nan(maps, peaks).numpy()
-'''
-
 q1 = Exercise(
     name="Grad-CAM channel weights",
     func_name="channel_weights",
@@ -145,7 +92,7 @@ q1 = Exercise(
     reference=_channel_weights,
     hint=("The axes are (image, row, column, channel). Average over the rows and columns only: "
           "gradients.mean(axis=(1, 2)). Axis 0 holds different images - never average over it."),
-    solution=CHANNEL_WEIGHTS_SOLUTION,
+    notebook=NOTEBOOK,
     compare=close(atol=1e-5),
     description="Write `channel_weights(gradients)`: (N, h, w, K) -> (N, K), the mean over positions per image.",
 )
@@ -158,7 +105,7 @@ q2 = Exercise(
     hint=("np.einsum('nhwk,nk->nhw', activations, weights) weighs and sums the channels of each image. Then "
           "np.maximum(maps, 0), and divide each map by its own maximum (axis=(1, 2), keepdims=True), "
           "leaving maps whose maximum is 0 at zero."),
-    solution=GRAD_CAM_FROM_WEIGHTS_SOLUTION,
+    notebook=NOTEBOOK,
     compare=close(atol=1e-5),
     description=("Write `grad_cam_from_weights(activations, weights)`: (N, h, w, K) and (N, K) -> (N, h, w) in "
                  "[0, 1]: ReLU of the weighted sum, each map divided by its maximum."),
@@ -169,11 +116,12 @@ q3 = Exercise(
     func_name="compute_grad_cam",
     cases=_q3_cases,
     reference=_compute_grad_cam,
+    forbidden=[_compute_grad_cam, "camlab.cam.grad_cam"],
     hint=("Build keras.Model(model.input, [layer output, avg_pool output]); inside tf.GradientTape compute the "
           "logits as pooled @ kernel + bias of the 'predictions' layer (not its softmax output) and pick each "
           "image's class with tf.gather(logits, class_indices, batch_dims=1); tape.gradient(scores, activations) "
           "gives (N, h, w, K). Then your q1 and q2."),
-    solution=COMPUTE_GRAD_CAM_SOLUTION,
+    notebook=NOTEBOOK,
     compare=close(atol=1e-4, rtol=1e-3),
     description=("Write `compute_grad_cam(model, images, class_indices, layer_name)`: Grad-CAM maps (N, h, w) "
                  "at the layer's resolution, from the gradient of each image's class logit."),

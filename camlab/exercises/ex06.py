@@ -12,6 +12,7 @@ import numpy as np
 
 from camlab import boxes
 from camlab.exercises.core import Case, Exercise, box_close
+from camlab.exercises.fixtures import blobs, gaussian, random_regions, rng
 
 NOTEBOOK = "06_detection"
 
@@ -19,60 +20,32 @@ NOTEBOOK = "06_detection"
 # ----------------------------------------------------------------------------------------------------------
 # Hand-made maps: each one makes a typical mistake visible.
 
-def _blobs(shape, rects, values=None):
-    """A float32 map with rectangles (y0, y1, x0, x1) filled with ``values`` (1.0 by default)."""
-    cam = np.zeros(shape, np.float32)
-    for i, (y0, y1, x0, x1) in enumerate(rects):
-        cam[y0:y1, x0:x1] = 1.0 if values is None else values[i]
-    return cam
-
-
-def _gaussian(shape, center, sigma, peak=1.0):
-    """A smooth bump like a real map: ``peak * exp(-|p - center|^2 / (2 sigma^2))``."""
-    yy, xx = np.mgrid[: shape[0], : shape[1]].astype(np.float32)
-    d2 = (yy - center[0]) ** 2 + (xx - center[1]) ** 2
-    return (peak * np.exp(-d2 / (2.0 * sigma**2))).astype(np.float32)
-
-
 def _unnormalized_with_halo():
     """Peak 5.0 in a core, a wide halo at 2.0: relative threshold 0.5 keeps the core, an absolute one the halo."""
-    cam = _blobs((32, 48), [(4, 28, 4, 44)], [2.0])
+    cam = blobs((32, 48), [(4, 28, 4, 44)], [2.0])
     cam[12:20, 16:30] = 5.0
     return cam
 
 
-def _cam_cases():
+def _cam_cases(seed=0):
+    generator = rng(seed + 20)
     return [
-        Case((_blobs((32, 48), [(8, 20, 10, 30)]),), label="one rectangular region in a 32x48 map"),
-        Case((_blobs((32, 48), [(2, 18, 3, 30), (25, 29, 40, 45)], [1.0, 0.8]),),
+        Case((blobs((32, 48), [(8, 20, 10, 30)]),), label="one rectangular region in a 32x48 map"),
+        Case((blobs((32, 48), [(2, 18, 3, 30), (25, 29, 40, 45)], [1.0, 0.8]),),
              label="a large region at the top and a small one further down (contours[0] is the small one)"),
-        Case((_blobs((32, 48), [(2, 6, 3, 7), (12, 28, 20, 44)], [0.9, 1.0]),),
+        Case((blobs((32, 48), [(2, 6, 3, 7), (12, 28, 20, 44)], [0.9, 1.0]),),
              label="a small region at the top and a large one further down"),
         Case((np.zeros((24, 24), np.float32),), label="an all-zero map (no region at all)"),
         Case((_unnormalized_with_halo(),), {"threshold": 0.5},
              label="a map whose maximum is 5.0, threshold=0.5 (relative to the maximum)"),
-        Case((_blobs((20, 30), [(10, 20, 0, 12)]),), label="a region touching the bottom and left borders"),
-        Case((_gaussian((40, 60), (15, 38), 6.0) + _gaussian((40, 60), (32, 8), 2.5, 0.7),),
+        Case((blobs((20, 30), [(10, 20, 0, 12)]),), label="a region touching the bottom and left borders"),
+        Case((gaussian((40, 60), (15, 38), 6.0) + gaussian((40, 60), (32, 8), 2.5, 0.7),),
              label="two smooth bumps of different sizes in a 40x60 map"),
-        Case((_gaussian((40, 60), (20, 30), 8.0),), {"threshold": 0.6}, label="one smooth bump, threshold=0.6"),
+        Case((gaussian((40, 60), (20, 30), 8.0),), {"threshold": 0.6}, label="one smooth bump, threshold=0.6"),
+        Case((random_regions(generator),), label="a large region and a small brighter one, at random places"),
+        Case((random_regions(generator, (40, 56)),), label="the same kind of map, 40x56"),
     ]
 
-
-CAM_TO_BBOX_SOLUTION = '''\
-def cam_to_bbox(cam, threshold=0.2):
-    cam = np.asarray(cam, dtype=np.float32)
-    peak = cam.max()
-    if peak <= 0:
-        return None  # nothing stands out: no box
-    mask = (cam > threshold * peak).astype(np.uint8)
-    contours, _ = cv2.findContours(mask, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
-    if not contours:
-        return None
-    largest = max(contours, key=cv2.contourArea)  # the largest region, not contours[0]
-    x, y, w, h = cv2.boundingRect(largest)
-    height, width = cam.shape
-    return np.array([y / height, x / width, (y + h) / height, (x + w) / width], dtype=np.float32)
-'''
 
 q1 = Exercise(
     name="06 q1: box of the largest region",
@@ -83,7 +56,7 @@ q1 = Exercise(
           "cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE) lists the regions; pick the one with the largest "
           "cv2.contourArea (not contours[0]); cv2.boundingRect gives x, y, w, h in pixels: divide y by the "
           "height and x by the width. Return None when there is no contour."),
-    solution=CAM_TO_BBOX_SOLUTION,
+    notebook=NOTEBOOK,
     # Less than a pixel of slack (the largest map is 60 pixels wide): the convention is stated in the task.
     compare=box_close(atol=0.01),
     description=("Write `cam_to_bbox(cam, threshold=0.2)`: the normalized [ymin, xmin, ymax, xmax] box of the "
@@ -94,8 +67,12 @@ q1 = Exercise(
 # ----------------------------------------------------------------------------------------------------------
 # q2: corner points (x, y) in pixels -> normalized [ymin, xmin, ymax, xmax]
 
-def _rect_cases():
-    rotated = cv2.boxPoints(((100.0, 50.0), (80.0, 40.0), 30.0))  # float32 (4, 2), as get_bbox gets them
+def _rect_cases(seed=0):
+    generator = rng(seed + 21)
+    rotated = cv2.boxPoints(((100.0, 50.0), (80.0, 40.0), 30.0))
+    center = tuple(float(v) for v in generator.uniform(40, 100, 2))
+    turned = cv2.boxPoints((center, tuple(float(v) for v in generator.uniform(20, 60, 2)),
+                            float(generator.uniform(0, 90))))  # float32 (4, 2), as get_bbox gets them
     return [
         Case((np.array([[20, 10], [120, 10], [120, 60], [20, 60]], np.int32), (100, 200)),
              label="an upright rectangle in a 100x200 (HxW) image"),
@@ -105,17 +82,9 @@ def _rect_cases():
              label="corners outside a 130x80 image (clip to [0, 1])"),
         Case((np.array([[0, 0], [63, 0], [63, 47], [0, 47]], np.int64), (48, 64)),
              label="corners on the image's edges, 48x64"),
+        Case((turned, (140, 150)), label="a rectangle of random size, place and angle in a 140x150 image"),
     ]
 
-
-RECT_TO_MINMAX_SOLUTION = '''\
-def rect_to_minmax(points, image_shape):
-    points = np.asarray(points, dtype=np.float32)
-    height, width = image_shape[:2]
-    xs, ys = points[:, 0], points[:, 1]  # OpenCV points are (x, y): x is the column
-    box = [ys.min() / height, xs.min() / width, ys.max() / height, xs.max() / width]
-    return np.clip(np.array(box, dtype=np.float32), 0.0, 1.0)
-'''
 
 q2 = Exercise(
     name="06 q2: corner points to a normalized box",
@@ -125,7 +94,7 @@ q2 = Exercise(
     hint=("OpenCV points are (x, y) = (column, row). ymin is the smallest y divided by the image height, xmin "
           "the smallest x divided by the width, and so on; image_shape[:2] is (height, width). "
           "np.clip(box, 0, 1) keeps the box inside the image."),
-    solution=RECT_TO_MINMAX_SOLUTION,
+    notebook=NOTEBOOK,
     compare=box_close(atol=1e-3),
     description=("Write `rect_to_minmax(points, image_shape)`: (4, 2) corner points (x, y) in pixels -> the "
                  "normalized [ymin, xmin, ymax, xmax] box enclosing them, clipped to [0, 1]."),

@@ -13,49 +13,24 @@ import numpy as np
 
 from camlab import boxes
 from camlab.exercises.core import Case, Exercise, close
+from camlab.exercises.fixtures import iou_cases, random_box, rng
 
 NOTEBOOK = "07_iou"
 
 # ----------------------------------------------------------------------------------------------------------
 # q1: IoU of two boxes
 
-_IOU_CASES = [
-    Case(([0.1, 0.2, 0.6, 0.7], [0.1, 0.2, 0.6, 0.7]), label="two identical boxes"),
-    Case(([0.0, 0.0, 1.0, 0.5], [0.0, 0.25, 1.0, 0.75]), label="two boxes overlapping by half their width"),
-    Case(([0.2, 0.2, 0.6, 0.6], [0.0, 0.0, 1.0, 1.0]), label="a box inside another"),
-    Case(([0.1, 0.2, 0.5, 0.9], [0.3, 0.1, 0.8, 0.6]), label="two boxes overlapping at a corner"),
-    Case(([0.0, 0.0, 0.5, 0.4], [0.0, 0.6, 0.5, 1.0]), label="side by side, apart in x only"),
-    Case(([0.0, 0.0, 0.2, 0.2], [0.5, 0.5, 0.9, 0.9]), label="apart in both x and y"),
-    Case(([0.0, 0.0, 0.5, 0.5], [0.5, 0.0, 1.0, 0.5]), label="touching along an edge"),
-    Case(([0.3, 0.3, 0.3, 0.3], [0.3, 0.3, 0.3, 0.3]), label="two identical zero-area boxes (a point)"),
-    Case(([0.2, 0.4, 0.2, 0.8], [0.0, 0.0, 1.0, 1.0]), label="a zero-height box inside a box"),
-    Case((np.array([0.05, 0.1, 0.7, 0.55], np.float32), np.array([0.2, 0.3, 0.9, 0.95], np.float32)),
-         label="float32 arrays, as TFDS gives them"),
-]
-
-GET_IOU_SOLUTION = '''\
-def get_iou(boxA, boxB):
-    y_min = max(boxA[0], boxB[0])
-    x_min = max(boxA[1], boxB[1])
-    y_max = min(boxA[2], boxB[2])
-    x_max = min(boxA[3], boxB[3])
-    inter = max(0.0, y_max - y_min) * max(0.0, x_max - x_min)  # clamp each side, then multiply
-    area_a = (boxA[2] - boxA[0]) * (boxA[3] - boxA[1])
-    area_b = (boxB[2] - boxB[0]) * (boxB[3] - boxB[1])
-    union = area_a + area_b - inter
-    return float(inter / union) if union > 0 else 0.0
-'''
 
 q1 = Exercise(
     name="07 q1: IoU of two boxes",
     func_name="get_iou",
-    cases=_IOU_CASES,
+    cases=iou_cases,
     reference=boxes.iou,
     hint=("The intersection is the box [max of the ymins, max of the xmins, min of the ymaxs, min of the xmaxs]. "
           "Its height and width can come out negative when the boxes do not overlap: clamp EACH of them at 0 "
           "before multiplying (two negative sides multiply to a positive area!). Union = area A + area B - "
           "intersection; when the union is 0 return 0."),
-    solution=GET_IOU_SOLUTION,
+    notebook=NOTEBOOK,
     compare=close(atol=1e-6, rtol=1e-5),
     description="Write `get_iou(boxA, boxB)` for normalized [ymin, xmin, ymax, xmax] boxes; a float in [0, 1].",
 )
@@ -64,7 +39,9 @@ q1 = Exercise(
 # ----------------------------------------------------------------------------------------------------------
 # q2: all pairs at once
 
-def _pairwise_cases():
+def _pairwise_cases(seed=0):
+    generator = rng(seed + 22)
+    randoms = np.array([random_box(generator) for _ in range(5)], np.float32)
     a = np.array([[0.1, 0.2, 0.6, 0.7], [0.0, 0.0, 0.5, 0.4], [0.3, 0.3, 0.3, 0.3]], np.float32)
     b = np.array([[0.1, 0.2, 0.6, 0.7], [0.5, 0.5, 0.9, 0.9], [0.0, 0.25, 1.0, 0.75], [0.0, 0.0, 1.0, 1.0]],
                  np.float32)
@@ -74,22 +51,9 @@ def _pairwise_cases():
         Case((a, b), label="3 boxes against 4 (with disjoint pairs and a zero-area box): shape (3, 4)"),
         Case((a, b[:3]), label="3 boxes against 3: still the full (3, 3) table, not 3 numbers"),
         Case((grid, grid[::-1]), label="9 boxes on a grid against the same boxes reversed: shape (9, 9)"),
+        Case((randoms[:2], randoms[2:]), label="2 random boxes against 3 random boxes: shape (2, 3)"),
     ]
 
-
-PAIRWISE_IOU_SOLUTION = '''\
-def pairwise_iou(boxes_a, boxes_b):
-    a = np.asarray(boxes_a, dtype=np.float64)[:, None, :]  # (N, 1, 4)
-    b = np.asarray(boxes_b, dtype=np.float64)[None, :, :]  # (1, M, 4)
-    top_left = np.maximum(a[..., :2], b[..., :2])           # (N, M, 2): [y_min, x_min] of the intersections
-    bottom_right = np.minimum(a[..., 2:], b[..., 2:])       # (N, M, 2): [y_max, x_max]
-    sides = np.clip(bottom_right - top_left, 0.0, None)     # clamp each side at 0
-    inter = sides[..., 0] * sides[..., 1]
-    area_a = (a[..., 2] - a[..., 0]) * (a[..., 3] - a[..., 1])
-    area_b = (b[..., 2] - b[..., 0]) * (b[..., 3] - b[..., 1])
-    union = area_a + area_b - inter
-    return np.divide(inter, union, out=np.zeros_like(inter), where=union > 0)
-'''
 
 q2 = Exercise(
     name="07 q2: IoU of every pair, vectorized",
@@ -99,7 +63,7 @@ q2 = Exercise(
     hint=("Give the arrays broadcastable shapes: boxes_a[:, None, :] is (N, 1, 4) and boxes_b[None, :, :] is "
           "(1, M, 4); then np.maximum / np.minimum of the corners give all N x M intersections at once. "
           "np.clip(..., 0, None) clamps the sides; np.divide(..., where=union > 0) avoids 0 / 0."),
-    solution=PAIRWISE_IOU_SOLUTION,
+    notebook=NOTEBOOK,
     compare=close(atol=1e-6, rtol=1e-5),
     description="Write `pairwise_iou(boxes_a, boxes_b)`: (N, 4) and (M, 4) boxes -> the (N, M) array of IoUs.",
 )
@@ -126,7 +90,13 @@ def box_accuracy(pred_boxes, gt_boxes, iou_threshold=0.5):
     return float(np.mean(hits))
 
 
-def _accuracy_cases():
+def _accuracy_cases(seed=0):
+    generator = rng(seed + 23)
+    random_gt = [random_box(generator) for _ in range(4)]
+    grow = lambda b, f: [b[0] - f * (b[2] - b[0]), b[1] - f * (b[3] - b[1]), b[2] + f * (b[2] - b[0]),
+                         b[3] + f * (b[3] - b[1])]
+    random_pred = [grow(box, float(generator.uniform(0.0, 0.05))) for box in random_gt]  # IoU > 0.8: hits
+    random_pred[int(generator.integers(0, 4))] = None
     gt = [[0.0, 0.0, 1.0, 1.0], [0.1, 0.1, 0.6, 0.6], [0.2, 0.3, 0.8, 0.9], [0.0, 0.5, 0.5, 1.0]]
     good = [[0.0, 0.0, 1.0, 0.9], [0.1, 0.1, 0.6, 0.55], [0.2, 0.3, 0.8, 0.85], [0.0, 0.5, 0.45, 1.0]]
     return [
@@ -138,17 +108,9 @@ def _accuracy_cases():
         Case(([[0.0, 0.0, 1.0, 0.4], None, [0.2, 0.3, 0.5, 0.9]], gt[:3]), {"iou_threshold": 0.3},
              label="iou_threshold=0.3"),
         Case(([None, None], gt[:2]), label="no box at all"),
+        Case((random_pred, random_gt), label="four random boxes grown a little (hits), one of them missing (None)"),
     ]
 
-
-GT_KNOWN_SOLUTION = '''\
-def gt_known_accuracy(pred_boxes, gt_boxes, iou_threshold=0.5):
-    hits = 0
-    for box, gt in zip(pred_boxes, gt_boxes):
-        if box is not None and camlab.boxes.iou(box, gt) >= iou_threshold:
-            hits += 1
-    return hits / len(gt_boxes)  # images without a box count as misses
-'''
 
 q3 = Exercise(
     name="07 q3: GT-known localization accuracy",
@@ -157,7 +119,7 @@ q3 = Exercise(
     reference=box_accuracy,
     hint=("Count the images whose box is not None and whose IoU with the ground truth is >= iou_threshold, and "
           "divide by the number of ALL images (a missing box is a miss, not something to skip)."),
-    solution=GT_KNOWN_SOLUTION,
+    notebook=NOTEBOOK,
     compare=close(atol=1e-6),
     description=("Write `gt_known_accuracy(pred_boxes, gt_boxes, iou_threshold=0.5)`: the fraction of images whose "
                  "predicted box (or None) has IoU >= iou_threshold with its ground-truth box."),

@@ -10,41 +10,16 @@ The references are camlab's own functions (``camlab.cam.generate_cam``, ``camlab
 ``camlab.boxes.get_bbox``, ``camlab.boxes.iou``). The model cases use a tiny Keras model with the course's layer
 names, built on first check (under a second).
 """
-import functools
-
 import numpy as np
 
 from camlab import boxes
 from camlab.exercises.core import Case, Exercise, close, short_repr
-from camlab.exercises import ex07
-from camlab.exercises.ex07 import _IOU_CASES
+from camlab.exercises.fixtures import blobs, gaussian, iou_cases, random_regions, rng, tiny_cam_model
 
 NOTEBOOK = "08_project"
 
 # ----------------------------------------------------------------------------------------------------------
 # A tiny CAM model with the course's names: block1_out -> block2_out (the feature map) -> avg_pool -> predictions
-
-
-@functools.lru_cache(maxsize=1)
-def tiny_cam_model(seed=8):
-    """A 16x16 RGB classifier of 5 classes with fixed random weights (the same model in every process).
-
-    Stages ``block1_out`` (8x8x6) and ``block2_out`` (4x4x8), then ``avg_pool`` (GAP) and the softmax Dense
-    ``predictions``; the weights are drawn from NumPy's generator so the maps (with negative evidence, so a
-    missing ReLU shows) are the same everywhere.
-    """
-    import keras
-
-    inputs = keras.Input((16, 16, 3), name="image")
-    x = keras.layers.Conv2D(6, 3, strides=2, padding="same", activation="relu", name="block1_out")(inputs)
-    x = keras.layers.Conv2D(8, 3, strides=2, padding="same", activation="relu", name="block2_out")(x)
-    x = keras.layers.GlobalAveragePooling2D(name="avg_pool")(x)
-    outputs = keras.layers.Dense(5, activation="softmax", name="predictions")(x)
-    model = keras.Model(inputs, outputs, name="tiny_cam_model")
-    rng = np.random.default_rng(seed)
-    model.set_weights([rng.normal(0.0, 1.0, w.shape).astype(np.float32) + (0.2 if w.ndim == 1 else 0.0)
-                       for w in model.get_weights()])
-    return model
 
 
 def _item(seed, height, width, label):
@@ -55,10 +30,10 @@ def _item(seed, height, width, label):
     return {"image": image, "label": np.int64(label), "bbox": np.array([0.25, 0.33, 0.75, 0.95], np.float32)}
 
 
-def _model_cases(layer=None):
+def _model_cases(layer=None, seed=0):
     model = tiny_cam_model()
-    items = [(_item(1, 20, 28, 2), "a 20x28 image of class 2"),
-             (_item(2, 36, 24, 3), "a 36x24 image of class 3"),
+    items = [(_item(seed + 1, 20, 28, 2), "a 20x28 image of class 2"),
+             (_item(seed + 2, 36, 24, 3), "a 36x24 image of class 3"),
              (_item(3, 16, 16, 4), "a 16x16 image of class 4 with no positive evidence (the map stays all zero)")]
     if layer is None:
         return [Case((model, item), label=label) for item, label in items]
@@ -66,21 +41,13 @@ def _model_cases(layer=None):
             for item, label in items for name in ("block2_out", "block1_out")]
 
 
+def _layer_cases(seed=0):
+    return _model_cases(layer=True, seed=seed)
+
+
 # ----------------------------------------------------------------------------------------------------------
 # q1: CAM
 
-GENERATE_CAM_SOLUTION = '''\
-def generate_cam(model, item):
-    height, width = item["image"].shape[:2]
-    image, label = camlab.data.normalize_and_resize_img(item, model.input_shape[1:3])
-    probe = keras.Model(model.input, model.get_layer("avg_pool").input)  # the feature map A
-    features = keras.ops.convert_to_numpy(probe(image[None]))[0]          # (h, w, K)
-    weights = keras.ops.convert_to_numpy(model.get_layer("predictions").kernel)[:, int(label)]  # w_k^c
-    cam = np.maximum(features @ weights, 0.0)                             # ReLU(sum_k w_k^c A_k)
-    if cam.max() > 0:
-        cam = cam / cam.max()
-    return cv2.resize(cam, (width, height), interpolation=cv2.INTER_LINEAR)
-'''
 
 _MAP_TOLERANCE = close(atol=0.02, rtol=0.0)  # resizing libraries differ by less than 1e-3 on these sizes
 
@@ -89,12 +56,13 @@ q1 = Exercise(
     func_name="generate_cam",
     cases=_model_cases,
     reference=lambda model, item: _cam().generate_cam(model, item),
+    forbidden=["camlab.cam.generate_cam"],
     hint=("Preprocess with camlab.data.normalize_and_resize_img(item, model.input_shape[1:3]). The feature map A "
           "is the input of the layer 'avg_pool' (keras.Model(model.input, model.get_layer('avg_pool').input)); "
           "the class weights are column `label` of model.get_layer('predictions').kernel. cam = ReLU(A @ w), "
           "divided by its max when the max is > 0, then cv2.resize(cam, (width, height)) - note OpenCV's (width, "
           "height) order."),
-    solution=GENERATE_CAM_SOLUTION,
+    notebook=NOTEBOOK,
     compare=_MAP_TOLERANCE,
     description=("Write `generate_cam(model, item)`: the CAM of the item's label, ReLU, divided by its max, "
                  "resized (bilinear) to the item's original (height, width); float in [0, 1]."),
@@ -110,36 +78,19 @@ def _cam():
 # ----------------------------------------------------------------------------------------------------------
 # q2: Grad-CAM
 
-GENERATE_GRAD_CAM_SOLUTION = '''\
-def generate_grad_cam(model, activation_layer, item):
-    height, width = item["image"].shape[:2]
-    image, label = camlab.data.normalize_and_resize_img(item, model.input_shape[1:3])
-    probe = keras.Model(model.input, [model.get_layer(activation_layer).output,
-                                       model.get_layer("avg_pool").output])
-    dense = model.get_layer("predictions")
-    with tf.GradientTape() as tape:
-        features, pooled = probe(image[None])
-        logits = pooled @ dense.kernel + dense.bias        # the class scores before the softmax
-        score = logits[:, int(label)]
-    grads = tape.gradient(score, features)[0]               # dy^c / dA, (h, w, K)
-    weights = tf.reduce_mean(grads, axis=(0, 1))            # alpha_k^c: the spatial mean of the gradient
-    cam = tf.nn.relu(tf.reduce_sum(features[0] * weights, axis=-1)).numpy()  # ReLU(sum_k alpha_k A_k)
-    if cam.max() > 0:
-        cam = cam / cam.max()
-    return cv2.resize(cam, (width, height), interpolation=cv2.INTER_LINEAR)
-'''
 
 q2 = Exercise(
     name="08 q2: Grad-CAM",
     func_name="generate_grad_cam",
-    cases=lambda: _model_cases(layer=True),
+    cases=_layer_cases,
     reference=lambda model, layer, item: _cam().generate_grad_cam(model, layer, item),
+    forbidden=["camlab.cam.generate_grad_cam"],
     hint=("A probe model returns both the activation layer's output A and the 'avg_pool' output. Inside a "
           "tf.GradientTape, the pre-softmax score is pooled @ kernel + bias of the 'predictions' layer, column "
           "`label` (not the softmax probability: the paper differentiates the score before the softmax). "
           "tape.gradient(score, A) gives dy/dA; average it over the two spatial axes for one weight per channel; "
           "then ReLU(sum_k alpha_k A_k), divide by the max when it is > 0, resize like in q1."),
-    solution=GENERATE_GRAD_CAM_SOLUTION,
+    notebook=NOTEBOOK,
     compare=_MAP_TOLERANCE,
     description=("Write `generate_grad_cam(model, activation_layer, item)`: Grad-CAM of the item's label on the "
                  "named layer, from the pre-softmax score; same conventions as generate_cam."),
@@ -169,33 +120,22 @@ def _corners_close(expected, got):
             f"{np.array2string(order(have), separator=', ')}").replace("\n", "")
 
 
-def _bbox_cases():
-    from camlab.exercises.ex06 import _blobs, _gaussian
-
+def _bbox_cases(seed=0):
     tilted = np.zeros((48, 64), np.float32)
     yy, xx = np.mgrid[:48, :64]
     tilted[np.abs((yy - 24) - 0.5 * (xx - 32)) < 5] = 0.9  # a tilted band
     tilted[(np.abs(xx - 32) > 22)] = 0.0
     tilted[2:6, 55:60] = 1.0  # a brighter but small region
     return [
-        Case((_blobs((32, 48), [(8, 20, 10, 30)]),), label="one upright region"),
+        Case((blobs((32, 48), [(8, 20, 10, 30)]),), label="one upright region"),
         Case((tilted,), label="a tilted band and a small bright square (take the largest region)"),
-        Case((_blobs((32, 48), [(2, 18, 3, 30), (25, 29, 40, 45)], [1.0, 0.8]),),
+        Case((blobs((32, 48), [(2, 18, 3, 30), (25, 29, 40, 45)], [1.0, 0.8]),),
              label="a large region at the top, a small one further down (contours[0] is the small one)"),
         Case((np.zeros((24, 24), np.float32),), label="an all-zero map (the lesson crashed here)"),
-        Case((_gaussian((40, 60), (20, 30), 8.0),), {"score_thresh": 0.5}, label="a smooth bump, score_thresh=0.5"),
+        Case((gaussian((40, 60), (20, 30), 8.0),), {"score_thresh": 0.5}, label="a smooth bump, score_thresh=0.5"),
+        Case((random_regions(rng(seed + 24)),), label="a large region and a small brighter one, at random places"),
     ]
 
-
-GET_BBOX_SOLUTION = '''\
-def get_bbox(cam, score_thresh=0.05):
-    mask = (np.asarray(cam) > score_thresh).astype(np.uint8)  # a new array: cam stays untouched
-    contours, _ = cv2.findContours(mask, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
-    if not contours:
-        return None  # nothing above the threshold: no box
-    largest = max(contours, key=cv2.contourArea)
-    return cv2.boxPoints(cv2.minAreaRect(largest)).astype(np.int32)  # (4, 2) corners (x, y)
-'''
 
 q3 = Exercise(
     name="08 q3: rotated box of the largest region",
@@ -205,7 +145,7 @@ q3 = Exercise(
     hint=("Build a uint8 mask of the pixels above score_thresh (a new array, so cam is not changed), find the "
           "regions with cv2.findContours, keep the one with the largest cv2.contourArea, and turn "
           "cv2.minAreaRect(largest) into four corners with cv2.boxPoints(...).astype(np.int32). No contour: None."),
-    solution=GET_BBOX_SOLUTION,
+    notebook=NOTEBOOK,
     compare=_corners_close,
     description=("Write `get_bbox(cam, score_thresh=0.05)`: the (4, 2) int corner points (x, y) of the minimum-area "
                  "rotated rectangle around the largest region above score_thresh, or None; cam unchanged."),
@@ -216,16 +156,15 @@ q3 = Exercise(
 # q4: IoU (the project's own version, argument names as in the lesson)
 
 # The same function as notebook 07's, with the project's argument names.
-GET_IOU_SOLUTION = ex07.GET_IOU_SOLUTION.replace("boxA", "gt_bbox").replace("boxB", "pred_bbox")
 
 q4 = Exercise(
     name="08 q4: IoU",
     func_name="get_iou",
-    cases=_IOU_CASES,
+    cases=iou_cases,
     reference=boxes.iou,
     hint=("Intersection: [max ymin, max xmin, min ymax, min xmax]; clamp its height and width at 0 separately "
           "before multiplying; union = both areas - intersection; return 0 when the union is 0."),
-    solution=GET_IOU_SOLUTION,
+    notebook=NOTEBOOK,
     compare=close(atol=1e-6, rtol=1e-5),
     description="Write `get_iou(gt_bbox, pred_bbox)` for normalized [ymin, xmin, ymax, xmax] boxes; a float in [0, 1].",
 )

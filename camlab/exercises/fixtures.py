@@ -1,0 +1,122 @@
+"""Inputs the exercise modules share: seeded generators, hand-made maps and boxes, tiny Keras models.
+
+Every generator takes a NumPy ``Generator`` (``rng(seed)``) so that an exercise's cases can be drawn again with
+another seed: the public cases with the module's default seed, the grader's hidden cases with the instructor's.
+"""
+from __future__ import annotations
+
+import functools
+
+import numpy as np
+
+from camlab.exercises.core import Case
+
+
+def rng(seed):
+    """NumPy's default generator for ``seed``."""
+    return np.random.default_rng(seed)
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Maps
+
+def blobs(shape, rects, values=None):
+    """A float32 map with rectangles (y0, y1, x0, x1) filled with ``values`` (1.0 by default)."""
+    cam = np.zeros(shape, np.float32)
+    for i, (y0, y1, x0, x1) in enumerate(rects):
+        cam[y0:y1, x0:x1] = 1.0 if values is None else values[i]
+    return cam
+
+
+def gaussian(shape, center, sigma, peak=1.0):
+    """A smooth bump like a real map: ``peak * exp(-|p - center|^2 / (2 sigma^2))``."""
+    yy, xx = np.mgrid[: shape[0], : shape[1]].astype(np.float32)
+    d2 = (yy - center[0]) ** 2 + (xx - center[1]) ** 2
+    return (peak * np.exp(-d2 / (2.0 * sigma**2))).astype(np.float32)
+
+
+def random_regions(generator, shape=(32, 48)):
+    """A map with a large region (value 0.8) and a small, brighter one (1.0) at random places, apart."""
+    height, width = shape
+    y0 = int(generator.integers(1, height // 3))
+    x0 = int(generator.integers(1, width // 4))
+    large = (y0, y0 + int(generator.integers(height // 3, height // 2)), x0,
+             x0 + int(generator.integers(width // 3, width // 2)))
+    sy = int(generator.integers(large[1] + 2, height - 4))
+    sx = int(generator.integers(width // 2 + 4, width - 5))
+    return blobs(shape, [large, (sy, sy + 3, sx, sx + 4)], [0.8, 1.0])
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Boxes: normalized [ymin, xmin, ymax, xmax]
+
+def random_box(generator):
+    """A normalized box of random position and size (at least 0.05 on each side)."""
+    y, x = generator.uniform(0.0, 0.6, 2)
+    h, w = generator.uniform(0.05, 0.4, 2)
+    return [float(y), float(x), float(min(y + h, 1.0)), float(min(x + w, 1.0))]
+
+
+def iou_cases(seed=0):
+    """Pairs of boxes for IoU: the hand-made ones (each makes a typical mistake visible), then random pairs."""
+    generator = rng(seed + 7)
+    near = random_box(generator)
+    shifted = [near[0] + 0.05, near[1] + 0.05, near[2] + 0.05, near[3] + 0.05]
+    return [
+        Case(([0.1, 0.2, 0.6, 0.7], [0.1, 0.2, 0.6, 0.7]), label="two identical boxes"),
+        Case(([0.0, 0.0, 1.0, 0.5], [0.0, 0.25, 1.0, 0.75]), label="two boxes overlapping by half their width"),
+        Case(([0.2, 0.2, 0.6, 0.6], [0.0, 0.0, 1.0, 1.0]), label="a box inside another"),
+        Case(([0.1, 0.2, 0.5, 0.9], [0.3, 0.1, 0.8, 0.6]), label="two boxes overlapping at a corner"),
+        Case(([0.0, 0.0, 0.5, 0.4], [0.0, 0.6, 0.5, 1.0]), label="side by side, apart in x only"),
+        Case(([0.0, 0.0, 0.2, 0.2], [0.5, 0.5, 0.9, 0.9]), label="apart in both x and y"),
+        Case(([0.0, 0.0, 0.5, 0.5], [0.5, 0.0, 1.0, 0.5]), label="touching along an edge"),
+        Case(([0.3, 0.3, 0.3, 0.3], [0.3, 0.3, 0.3, 0.3]), label="two identical zero-area boxes (a point)"),
+        Case(([0.2, 0.4, 0.2, 0.8], [0.0, 0.0, 1.0, 1.0]), label="a zero-height box inside a box"),
+        Case((np.array([0.05, 0.1, 0.7, 0.55], np.float32), np.array([0.2, 0.3, 0.9, 0.95], np.float32)),
+             label="float32 arrays, as TFDS gives them"),
+        Case((near, shifted), label="a random box and the same box shifted by 0.05"),
+        Case((random_box(generator), random_box(generator)), label="two random boxes"),
+    ]
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Tiny models with the course's layer names (built on first use; Keras is imported only then)
+
+def tiny_grad_cam_model(seed):
+    """A small, untrained model of the course's shape (three stages ``block1_out`` .. ``block3_out`` at 1/2, 1/4
+    and 1/8 of a 32x32 input -> ``avg_pool`` -> softmax ``predictions``), every initializer seeded: the same
+    weights on every machine, whatever ran before."""
+    import keras
+
+    inputs = keras.Input((32, 32, 3), name="image")
+    x = inputs
+    for stage, filters in enumerate((8, 12, 16), start=1):
+        x = keras.layers.Conv2D(filters, 3, strides=2, padding="same", activation="relu", name=f"block{stage}_out",
+                                kernel_initializer=keras.initializers.HeNormal(seed=seed + stage),
+                                bias_initializer=keras.initializers.RandomNormal(0.0, 0.05, seed=seed + 10 + stage))(x)
+    x = keras.layers.GlobalAveragePooling2D(name="avg_pool")(x)
+    outputs = keras.layers.Dense(5, activation="softmax", name="predictions",
+                                 kernel_initializer=keras.initializers.GlorotNormal(seed=seed))(x)
+    return keras.Model(inputs, outputs, name="tiny_grad_cam")
+
+
+@functools.lru_cache(maxsize=1)
+def tiny_cam_model(seed=8):
+    """A 16x16 RGB classifier of 5 classes with fixed random weights (the same model in every process).
+
+    Stages ``block1_out`` (8x8x6) and ``block2_out`` (4x4x8), then ``avg_pool`` (GAP) and the softmax Dense
+    ``predictions``; the weights are drawn from NumPy's generator so the maps (with negative evidence, so a
+    missing ReLU shows) are the same everywhere.
+    """
+    import keras
+
+    inputs = keras.Input((16, 16, 3), name="image")
+    x = keras.layers.Conv2D(6, 3, strides=2, padding="same", activation="relu", name="block1_out")(inputs)
+    x = keras.layers.Conv2D(8, 3, strides=2, padding="same", activation="relu", name="block2_out")(x)
+    x = keras.layers.GlobalAveragePooling2D(name="avg_pool")(x)
+    outputs = keras.layers.Dense(5, activation="softmax", name="predictions")(x)
+    model = keras.Model(inputs, outputs, name="tiny_cam_model")
+    generator = rng(seed)
+    model.set_weights([generator.normal(0.0, 1.0, w.shape).astype(np.float32) + (0.2 if w.ndim == 1 else 0.0)
+                       for w in model.get_weights()])
+    return model

@@ -1,0 +1,5 @@
+import sys
+
+from camlab.grading.cli import main
+
+sys.exit(main())
