@@ -51,13 +51,26 @@ class ProgressBar(keras.callbacks.Callback):
         if self.bar is not None:
             self.bar.update(1)
             if logs:
-                self.bar.set_postfix(loss=f"{logs.get('loss', np.nan):.3f}", acc=f"{logs.get('accuracy', 0):.3f}")
+                self.bar.set_postfix(_scores(logs, ""))
 
     def on_epoch_end(self, epoch, logs=None):
+        """The bar ends with the epoch's training loss and accuracy; the validation scores get a line of their
+        own below it (all four do not fit a 100-column notebook bar, which would cut them off)."""
         if self.bar is not None:
-            self.bar.set_postfix({k: f"{v:.3f}" for k, v in (logs or {}).items()})
+            logs = logs or {}
+            self.bar.set_postfix(_scores(logs, ""))
             self.bar.close()
+            validation = _scores(logs, "val_")
+            if validation:
+                text = ", ".join(f"{k}={v}" for k, v in validation.items())
+                self.bar.write(f"{' ' * len(self.bar.desc)}  validation: {text}", file=self.bar.fp)
             self.bar = None
+
+
+def _scores(logs, prefix):
+    """``{"loss": "0.123", "acc": "0.950"}`` from Keras logs, for the keys starting with ``prefix``."""
+    names = {"loss": "loss", "accuracy": "acc"}
+    return {short: f"{logs[prefix + key]:.3f}" for key, short in names.items() if prefix + key in logs}
 
 
 class Checkpointer(keras.callbacks.Callback):
@@ -134,7 +147,12 @@ def train(model, train_ds, val_ds, epochs, *, learning_rate=DEFAULT_LEARNING_RAT
           overwrite=False):
     """Train ``model`` on batched (images, labels) data for ``epochs`` epochs in total; return the history dict.
 
-    - Seeds Python, NumPy and TensorFlow (``keras.utils.set_random_seed(seed)``), so a run repeats.
+    - Seeds Python, NumPy and TensorFlow (``keras.utils.set_random_seed(seed)``) before fitting. The model's
+      initial weights were drawn when it was built, and a dataset shuffled without its own seed drew its order
+      when it was made: for a run that repeats, call ``keras.utils.set_random_seed(seed)`` before building the
+      model too (``train_default`` does) and give the dataset a seed. Then two runs on the same machine and
+      TensorFlow version give the same history, bit for bit (tests/test_train.py). Other hardware or thread
+      counts may round float sums differently; on a GPU add ``tf.config.experimental.enable_op_determinism()``.
     - Compiles with Adam(learning_rate) (a float or a keras LearningRateSchedule; or your ``optimizer``) and
       sparse categorical cross-entropy + accuracy.
     - ``checkpoint_dir``: writes last/best ``.keras`` files and ``state.json`` after every epoch. If the folder
@@ -226,6 +244,8 @@ def train_default(train_split, val_split, info, epochs=DEFAULT_EPOCHS, *, backbo
     "validation", "test"))``), never the test split, which is scored once, after training (``evaluate``).
     With ``restore_best`` the returned model holds the weights of the epoch with the best validation accuracy
     (the first such epoch; from ``best.keras`` when ``checkpoint_dir`` is given), not the last epoch's.
+    ``seed`` is set (``keras.utils.set_random_seed``) before the model is built, so the initial weights, the
+    data order and the training repeat: the same call on the same machine gives the same history and weights.
     Images are prepared at the model's input size and kept in memory; Adam's learning rate follows a cosine
     decay from ``learning_rate`` to 0 over the run. ``checkpoint_dir`` makes the run resumable (see ``train``;
     ``overwrite=True`` starts a run there over).
@@ -234,6 +254,7 @@ def train_default(train_split, val_split, info, epochs=DEFAULT_EPOCHS, *, backbo
     """
     from camlab import data, models
 
+    keras.utils.set_random_seed(seed)  # before building: the initial weights are drawn here
     model = models.build_cam_model(info.features["label"].num_classes, backbone=backbone, weights=weights)
     if permuted_labels:
         train_split = permute_labels(train_split, seed)

@@ -13,7 +13,6 @@ SOLUTIONS = sorted(notebooks_dir().glob("[0-9][0-9]_*.ipynb"))
 # to see which; /work/wt/notes/claims.md has the audit). Fix the notebook, then take it off this list: the xfail is
 # strict, so a fixed notebook that is still listed fails the run.
 KNOWN_UNBACKED = {
-    "01_data.ipynb",        # cell 3: "about 1.9 GB" (a dataset fact: cite it and list it in <!-- claims: ignore -->)
     "09_comparison.ipynb",  # cell 4: Choe et al.'s step "0.01" (a paper's figure: cite it, or ignore-list it)
 }
 

@@ -93,6 +93,22 @@ def test_seeding_makes_runs_repeat_and_the_toy_problem_is_learned():
     assert runs[0][0]["val_accuracy"][-1] >= 0.9
 
 
+def test_progress_bar_ends_with_the_scores_and_puts_validation_on_its_own_line(monkeypatch):
+    import io
+
+    out = io.StringIO()
+    real = training.progress
+    monkeypatch.setattr(training, "progress", lambda **kw: real(file=out, disable=False, ncols=100, **kw))
+    bar = training.ProgressBar(2, 0, steps=3)
+    bar.on_epoch_begin(0)
+    for step in range(3):
+        bar.on_train_batch_end(step, {"loss": 1.5, "accuracy": 0.25})
+    bar.on_epoch_end(0, {"loss": 1.25, "accuracy": 0.5, "val_loss": 2.0, "val_accuracy": 0.125})
+    last, validation = out.getvalue().split("\r")[-1].rstrip("\n").split("\n")
+    assert last.startswith("epoch 1/2: 100%") and last.endswith("loss=1.250, acc=0.500]") and len(last) <= 100
+    assert validation == " " * len("epoch 1/2") + "  validation: loss=2.000, acc=0.125"
+
+
 def test_strategy_builds_and_trains_in_scope():
     strategy = tf.distribute.OneDeviceStrategy("/cpu:0")
     train_ds, val_ds = _data()
@@ -174,6 +190,12 @@ def test_train_default_keeps_the_checkpoint_chosen_on_validation(tmp_path):
     # without a checkpoint folder the best weights are kept in memory
     model2, history2 = training.train_default(train_split, val_split, info, 3, verbose=0, return_history=True)
     assert abs(_val_accuracy(model2, val_split) - max(history2["val_accuracy"])) < 1e-6
+    # the same seed repeats the run bit for bit: the initial weights are seeded too (before the model is built)
+    assert history2 == history
+    for mine, theirs in zip(model2.get_weights(), model.get_weights()):
+        np.testing.assert_array_equal(mine, theirs)
+    other = training.train_default(train_split, val_split, info, 1, seed=1, verbose=0, restore_best=False)
+    assert not np.array_equal(other.get_weights()[0], model.get_weights()[0])  # another seed, another run
     # restore_best=False keeps the last epoch's weights
     model3 = training.train_default(train_split, val_split, info, 2, checkpoint_dir=tmp_path / "run3", verbose=0,
                                     restore_best=False)
