@@ -127,24 +127,7 @@ def test_q2_a_loop_over_images_is_correct():
 
 def _grad_cam_variant(score="logit", batch_mean=False, relu=True):
     """A learner's Grad-CAM, with one of the typical mistakes switched on."""
-
-    def compute_grad_cam(model, images, class_indices, layer_name):
-        dense = model.get_layer("predictions")
-        probe = keras.Model(model.input, [model.get_layer(layer_name).output, model.get_layer("avg_pool").output])
-        with tf.GradientTape() as tape:
-            activations, pooled = probe(tf.convert_to_tensor(images, tf.float32))
-            logits = pooled @ dense.kernel + dense.bias
-            outputs = tf.nn.softmax(logits) if score == "softmax" else logits
-            scores = tf.gather(outputs, class_indices, batch_dims=1)
-        gradients = tape.gradient(scores, activations)
-        axes = (0, 1, 2) if batch_mean else (1, 2)
-        weights = tf.reduce_mean(gradients, axis=axes)
-        weights = tf.broadcast_to(weights, (activations.shape[0], activations.shape[-1]))
-        maps = tf.einsum("nhwk,nk->nhw", activations, weights)
-        maps = tf.nn.relu(maps) if relu else maps
-        return tf.math.divide_no_nan(maps, tf.reduce_max(maps, axis=(1, 2), keepdims=True)).numpy()
-
-    return compute_grad_cam
+    return ex05._grad_cam_variant(score=score, axes=(0, 1, 2) if batch_mean else (1, 2), relu=relu)
 
 
 def test_q3_cases_are_real_maps_at_each_layers_resolution():
