@@ -69,7 +69,8 @@ def _q2_cases(seed=11):
         Case((a, alpha), label="3 images, 5x6 positions, 4 channels, weights of both signs, image 0 brighter"),
         Case((a, negative), label="every weight negative (no positive evidence anywhere)"),
         Case((zero_image, alpha), label="image 1's activations all zero"),
-        Case((a[2:], np.abs(alpha[2:])), label="a batch of one image, positive weights (the minimum is above 0)"),
+        Case((a[2:] + 0.1, np.abs(alpha[2:])),
+             label="a batch of one image, activations and weights all positive (the map's minimum is above 0)"),
     ]
 
 

@@ -66,12 +66,13 @@ def min_max_of(expected, got, case):
 
 
 def scaled_per_map(expected, got, case):
-    """Each map is the expected one times a factor, some factor below 1: one maximum for the whole batch."""
+    """Each map is the expected one times a factor, the largest factor 1 and some below: one maximum for the
+    whole batch."""
     want, have = np.asarray(expected, np.float64), np.asarray(got, np.float64)
     if have.shape != want.shape or want.ndim != 3:
         return False
     peaks = have.max(axis=(1, 2))
-    return bool((peaks < 1 - 1e-4).any()) and np.allclose(have, want * peaks[:, None, None], atol=1e-4)
+    return bool((peaks < 1 - 1e-4).any()) and abs(peaks.max() - 1.0) < 1e-4 and np.allclose(have, want * peaks[:, None, None], atol=1e-4)
 
 
 def not_normalized(expected, got, case):
@@ -154,17 +155,18 @@ def _table(iou):
 
 
 def iou_mistakes(pairwise=False):
-    """``(diagnose, message)`` pairs for an IoU exercise (``pairwise``: the (N, M) table version)."""
+    """``(diagnose, message)`` pairs for an IoU exercise (``pairwise``: the (N, M) table version). The clamped
+    product comes before the missing clamp: on boxes apart in both x and y the two give the same answer."""
     from camlab.exercises.core import gives
 
     wrap = _table if pairwise else (lambda fn: fn)
     return [
         (_nan_for_zero_union, "NaN where both boxes are empty: guard a zero union (the IoU is 0 there)."),
-        (gives(wrap(iou_without_clamp)), "Disjoint boxes give a non-zero IoU: clamp the intersection's height "
-                                         "and width at 0 before multiplying them."),
         (gives(wrap(iou_clamping_the_product)), "Boxes apart in both x and y give a positive overlap: clamp EACH "
                                                 "side at 0, not their product (two negatives multiply to a "
                                                 "positive)."),
+        (gives(wrap(iou_without_clamp)), "Disjoint boxes give a non-zero IoU: clamp the intersection's height "
+                                         "and width at 0 before multiplying them."),
         (gives(wrap(iou_read_as_x_pairs)), "Your boxes look read as (xmin, xmax, ymin, ymax): the order is "
                                            "[ymin, xmin, ymax, xmax]."),
         (gives(wrap(iou_over_the_sum)), "The union counts the overlap twice: union = area A + area B - "
