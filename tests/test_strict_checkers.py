@@ -190,6 +190,8 @@ Q05_3_WRONG = [
     ("no ReLU", ex05._grad_cam_variant(relu=False), "negative values"),
     ("the layer argument ignored", lambda m, x, c, layer: ex05._grad_cam_variant()(m, x, c, "block3_out"), None),
     ("the predicted class instead of the given one", _q05_3_predicted, None),
+    ("min-max normalization", lambda m, x, c, layer: (lambda maps: _min_max(maps, axes=(1, 2)))(
+        ex05._grad_cam_variant()(m, x, c, layer)), "min-max"),
 ]
 
 Q05_3_CORRECT = [
@@ -416,6 +418,7 @@ Q08_1_WRONG = [
     ("the predicted class", _cam(predicted=True), None),
     ("left at the feature map's size", _cam(size=False), "expected shape (20, 28), got (4, 4)"),
     ("resized to (height, width) in OpenCV", _cam(swap=True), "expected shape (20, 28), got (28, 20)"),
+    ("min-max normalization", _cam(minmax=True), "min-max"),
 ]
 
 
@@ -552,6 +555,13 @@ def test_equivalent_correct_answers_are_accepted_publicly_and_by_the_grader(exer
     result = graded(exercise, fn)
     assert result.status == "correct", result
     assert result.passed == result.total > len(exercise.cases)
+
+
+@pytest.mark.parametrize("exercise", [ex05.q3, ex08.q1], ids=lambda q: q.func_name)
+def test_model_exercises_have_a_map_positive_everywhere_in_public_and_hidden_cases(exercise):
+    """Only such a map tells min-max normalization from dividing by the maximum."""
+    for cases in (exercise.cases, exercise.hidden_cases(SEED)):
+        assert any(np.min(case.expected.value) > 0.02 for case in cases)
 
 
 def test_a_mistake_on_a_hidden_case_is_named_without_showing_the_input():

@@ -83,7 +83,21 @@ def _q3_cases(seed=12):
         Case((model, images[:2], np.array([2, 2]), "block2_out"),
              label="the same model, 2 images, class 2, layer block2_out"),
         Case((model, images[1:2], np.array([1]), "block1_out"), label="one image, class 1, layer block1_out"),
+        Case((model, _positive_image(model, _rng(seed + 1)), np.array([1]), "block3_out"),
+             label="one image whose class-1 map at block3_out is positive everywhere (its minimum is above 0)"),
     ]
+
+
+def _positive_image(model, generator, tries=100):
+    """A random image (1, 32, 32, 3) whose class-1 Grad-CAM map at block3_out has a minimum above 0.02 (about
+    one random image in three): a min-max normalization differs from dividing by the maximum only on such maps."""
+    from camlab.cam import grad_cam
+
+    for _ in range(tries):
+        image = generator.uniform(0.0, 1.0, (1, 32, 32, 3)).astype(np.float32)
+        if grad_cam(model, image, class_index=np.array([1]), layer="block3_out").min() > 0.02:
+            return image
+    raise RuntimeError("no image with a positive map was found; change the seed of the case generator")
 
 
 def _over_axes(axes, reduce=np.mean):

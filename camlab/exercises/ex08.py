@@ -35,7 +35,8 @@ def _model_cases(layer=None, seed=0):
     model = tiny_cam_model()
     items = [(_item(seed + 1, 20, 28, 2), "a 20x28 image of class 2"),
              (_item(seed + 2, 36, 24, 3), "a 36x24 image of class 3"),
-             (_item(3, 16, 16, 4), "a 16x16 image of class 4 with no positive evidence (the map stays all zero)")]
+             (_item(3, 16, 16, 4), "a 16x16 image of class 4 with no positive evidence (the map stays all zero)"),
+             (_item(seed + 4, 24, 20, 0), "a 24x20 image of class 0 (its map is positive everywhere: min above 0)")]
     if layer is None:
         return [Case((model, item), label=label) for item, label in items]
     return [Case((model, name, item), label=f"{label}, layer {name!r}")
