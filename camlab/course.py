@@ -89,8 +89,9 @@ def stub_cell(cell, where="cell"):
     return cell
 
 
-# Cells a learner may change although they hold no solution: the ones that only ask for help (``q1.hint()``).
-_HELP_LINE = re.compile(r"^#?\s*q\d+\.(hint|solution)\(\)\s*$")
+# Cells a learner may change although they hold no solution: the ones that only ask for help (``q1.hint()``,
+# ``q1.hint(2)``, ``q1.solution()``).
+_HELP_LINE = re.compile(r"^#?\s*q\d+\.(hint\(\s*\d?\s*\)|solution\(\))\s*$")
 
 
 def is_locked(cell):
@@ -362,7 +363,7 @@ def instructor_readme():
 
 
 def is_help_cell(cell):
-    """A code cell that only calls (or shows, commented out) ``qN.hint()``/``qN.solution()``."""
+    """A code cell that only calls (or shows, commented out) ``qN.hint()``, ``qN.hint(n)`` or ``qN.solution()``."""
     lines = [line.strip() for line in cell.source.splitlines() if line.strip()] if cell.cell_type == "code" else []
     return bool(lines) and all(_HELP_LINE.match(line) for line in lines)
 

@@ -308,6 +308,15 @@ def test_exam_release_leaves_out_hints_and_solutions(tmp_path):
     assert len(exam.cells) == len(nb.cells) - 1
 
 
+def test_staged_hint_cells_are_help_cells():
+    from camlab.course import is_help_cell
+
+    assert is_help_cell(new_code_cell("q1.hint(1)\nq1.hint(2)\n# q1.solution()"))
+    assert is_help_cell(new_code_cell("# q2.hint()"))
+    assert not is_help_cell(new_code_cell("q1.hint(1); x = 2"))
+    assert not is_help_cell(new_code_cell("q1.hint(12)"))  # two hints per exercise: one digit
+
+
 def test_nbgrader_release_marks_solutions_locked_cells_and_graded_checks(tmp_path):
     solutions = write_course(tmp_path / "notebooks")
     assert release_main(["--out", str(tmp_path / "nbg"), "--solutions", str(solutions), "--format", "nbgrader"]) == 0

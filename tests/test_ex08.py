@@ -283,4 +283,4 @@ def test_model_cases_cross_to_a_kernel_as_files_and_answers_come_back_as_data(tm
     back = transport.read_data(tmp_path / "out")  # what the grader reads: no models, plain data
     result = ex08.q1.judge(back, cases, hidden=len(cases) - len(ex08.q1.cases), scope="graded")
     assert result.status == "correct", result
-    assert result.message == "`generate_cam` passed all 3 public and 3 hidden cases."
+    assert result.message == "`generate_cam` passed all 4 public and 4 hidden cases."

@@ -407,3 +407,66 @@ def test_hint_and_solution_views_are_logged_with_whether_the_answer_was_correct_
     log = core.results_log(clear=True)
     assert [(e["event"], e.get("after_correct")) for e in log] == [("hint", False), ("check", None),
                                                                    ("solution", True)]
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Staged hints and typical mistakes
+
+def test_staged_hints_by_level_and_the_next_one_without_argument(capsys):
+    core.results_log(clear=True)
+    q = make_exercise(hint=["The idea: twice as much.", "The API: the * operator."])
+    q.hint()
+    q.hint()
+    q.hint()  # after the last one, the last one again
+    q.hint(1)
+    out = capsys.readouterr().out.splitlines()
+    assert out == ["Hint 1 of 2: The idea: twice as much.", "Hint 2 of 2: The API: the * operator.",
+                   "Hint 2 of 2: The API: the * operator.", "Hint 1 of 2: The idea: twice as much."]
+    q.hint()  # the next after hint(1)
+    assert capsys.readouterr().out == "Hint 2 of 2: The API: the * operator.\n"
+    log = core.results_log(clear=True)
+    assert [(e["event"], e["level"]) for e in log] == [("hint", 1), ("hint", 2), ("hint", 2), ("hint", 1),
+                                                       ("hint", 2)]
+    for wrong in (0, 3, "1", True):
+        with pytest.raises(ValueError, match=r"has 2 hints: call hint\(\) or hint\(n\) with n from 1 to 2"):
+            q.hint(wrong)
+    assert core.results_log() == []  # a refused level is not a view
+    with pytest.raises(TypeError, match="hint must be"):
+        make_exercise(hint=[])
+
+
+def test_a_typical_mistake_is_named_in_the_verdict_and_the_first_matching_diagnosis_wins():
+    def halve(x):
+        return np.asarray(x, np.float64) / 2
+
+    def boom(expected, got, case):
+        raise RuntimeError("a diagnosis that cannot read the answer does not apply")
+
+    q = make_exercise(mistakes=[(boom, "never shown"),
+                                (core.gives(halve), "You divided by 2: multiply."),
+                                (lambda expected, got, case: True, "shown only when nothing else fits")])
+    result = q.grade(lambda x: np.asarray(x) / 2)
+    assert result.status == "incorrect"
+    assert result.message.startswith("On case 1 of 2, two numbers")
+    assert result.message.endswith("You divided by 2: multiply.")
+    assert q.grade(lambda x: x + 1).message.endswith("shown only when nothing else fits")
+    assert q.grade(lambda x: x * 2).status == "correct"  # diagnoses only run on failing cases
+    # gives() never fires when the typical wrong answer happens to be the expected one (a 7x7 zero map halves to 0)
+    assert core.gives(halve)(np.zeros(3), np.zeros(3), Case((np.zeros(3),))) is False
+
+
+def test_a_mistake_on_a_hidden_case_is_named_but_its_input_and_answers_are_not_shown():
+    def cases(seed=0):
+        return [Case((np.random.default_rng(seed).uniform(1, 2, 3),), label="three numbers")]
+
+    def halve(x):
+        return np.asarray(x) / 2
+
+    q = make_exercise(cases=cases, mistakes=[(core.gives(halve), "You divided by 2: multiply.")])
+    public = q.cases[0].args[0].tobytes()
+    sneaky = lambda x: x * 2 if x.tobytes() == public else x / 2
+    hidden = q.hidden_cases(5)
+    result = q.judge(q.run_cases(sneaky, q.cases + hidden), q.cases + hidden, hidden=1, scope="graded")
+    assert result.status == "incorrect"
+    assert result.message == ("On hidden case 1 of 1 (its input is not shown): your answer differs from the "
+                              "reference's. You divided by 2: multiply.")

@@ -19,6 +19,12 @@ The instructor's grader (``camlab.grading``) runs ``run_cases`` in the learner's
 on hidden ones (``Exercise.hidden_cases(seed)``), and ``judge`` in its own process, with answers it computed
 itself: learners and graders share one judge, but only the grader's verdict counts.
 
+An exercise's ``mistakes`` are data: ``(diagnose, message)`` pairs. When a case fails, each ``diagnose(expected,
+got, case)`` is asked in turn (on plain data, in the judge); the first that says True adds its ``message`` to the
+Incorrect verdict ("your boxes look like x and y are swapped"). ``gives(wrong)`` builds a diagnosis from a typical
+wrong function: the answer is what ``wrong`` gives on the case's inputs. Hints are staged: ``hint`` is a list (the
+idea, then the API), shown one at a time by ``q.hint(1)``, ``q.hint(2)``, ``q.hint()`` (the next one).
+
 Comparators take ``(expected, got)`` and return ``None`` when they agree, or a short sentence saying what differs:
 ``close`` (scalars and arrays, shape first), ``box_close`` (normalized boxes), ``none_or`` (an answer that may be
 ``None``), ``equal`` (anything else). Any function with that signature works as a custom comparator.
@@ -440,6 +446,37 @@ def run_cases(fn, cases, forbidden=()):
 
 
 # --------------------------------------------------------------------------------------------------------------
+# Typical mistakes, told apart from other wrong answers: (diagnose, message) pairs on an exercise.
+
+def gives(wrong, compare=None):
+    """A diagnosis: the learner's answer agrees (``compare``, default ``close()``) with what ``wrong`` returns on
+    the case's inputs (fresh copies) and ``wrong``'s answer is not the expected one."""
+    compare = compare or close()
+
+    def diagnose(expected, got, case):
+        theirs = plain(wrong(*_copy_data(case.args), **_copy_data(case.kwargs)))
+        return compare(theirs, got) is None and compare(expected, theirs) is not None
+
+    diagnose.__name__ = f"gives({getattr(wrong, '__name__', 'wrong')})"
+    return diagnose
+
+
+def _diagnosis(mistakes, expected, got, case):
+    """The message of the first of ``mistakes`` whose diagnosis fits, else None (a diagnosis that fails is no)."""
+    import warnings
+
+    for diagnose, message in mistakes:
+        try:
+            with warnings.catch_warnings(), np.errstate(all="ignore"):
+                warnings.simplefilter("ignore")
+                if diagnose(expected, got, case):
+                    return message
+        except Exception:  # noqa: BLE001 - a diagnosis that cannot read this answer does not apply
+            continue
+    return None
+
+
+# --------------------------------------------------------------------------------------------------------------
 
 class Exercise:
     """One exercise: the learner writes ``func_name``; ``cases`` say what to try; ``reference`` is the answer key.
@@ -450,11 +487,13 @@ class Exercise:
     the text ``solution()`` shows; ``None`` means the solution block of the course notebook (``notebook``, the
     generated ``camlab/exercises/solutions.json``), else the reference's source. ``forbidden``: functions (or
     dotted names) the learner's function must not call, by default the reference itself. ``points`` and
-    ``partial_credit`` (the share of cases passed) are for the grader.
+    ``partial_credit`` (the share of cases passed) are for the grader. ``hint``: one text or a list of staged
+    hints (the idea, then the API; ``q.hint(n)`` shows hint n). ``mistakes``: ``(diagnose, message)`` pairs, see
+    the module's docstring.
     """
 
     def __init__(self, name, func_name, cases, reference, hint, solution=None, compare=None, description="",
-                 notebook=None, forbidden=None, points=1, partial_credit=True):
+                 notebook=None, forbidden=None, points=1, partial_credit=True, mistakes=()):
         if not callable(reference):
             raise TypeError(f"reference must be the reference function, got {type(reference).__name__}")
         if not (isinstance(cases, (list, tuple)) or callable(cases)):
@@ -462,7 +501,12 @@ class Exercise:
         self.name = name
         self.func_name = func_name
         self.reference = reference
-        self.hint_text = hint
+        self.hints = [hint] if isinstance(hint, str) else list(hint)
+        if not self.hints or not all(isinstance(h, str) and h for h in self.hints):
+            raise TypeError("hint must be a text or a non-empty list of texts")
+        self.hint_text = self.hints[0]
+        self.mistakes = [tuple(m) for m in mistakes]
+        self._next_hint = 0
         self._solution = solution
         self.compare = compare or close()
         self.description = description
@@ -573,9 +617,13 @@ class Exercise:
                 if not difference:
                     passed += 1
                     continue
+                if first is not None:
+                    continue
+                named = _diagnosis(self.mistakes, expected, outcome.get("value"), case)
                 found = ("incorrect", f"On {where}: " + ("your answer differs from the reference's (the public "
-                         "checks pass? then something works only for the public inputs)" if is_hidden else
-                         f"{difference}") + ".")
+                         "checks pass? then something works only for the public inputs)" if is_hidden and not named
+                         else "your answer differs from the reference's" if is_hidden else f"{difference}") + "." +
+                         (f" {named}" if named else ""))
             elif status == "not_implemented":
                 found = ("not_attempted", f"`{self.func_name}` still raises NotImplementedError: replace the "
                                           f"`raise NotImplementedError()` line with your code.")
@@ -625,16 +673,27 @@ class Exercise:
         return result
 
     # ---- help --------------------------------------------------------------------------------------------------
-    def _log_view(self, what):
+    def _log_view(self, what, **extra):
         solved = any(e.get("event") == "check" and e.get("func_name") == self.func_name and e["status"] == "correct"
                      for e in LOG)
         LOG.append({"event": what, "exercise": self.name, "func_name": self.func_name, "time": time.time(),
-                    "after_correct": solved})
+                    "after_correct": solved, **extra})
 
-    def hint(self):
-        """Show the hint (and note the view in the log: it is reported to the instructor)."""
-        self._log_view("hint")
-        _show(f'<div style="color:#8a6d00"><b>Hint:</b> {html.escape(self.hint_text)}</div>', f"Hint: {self.hint_text}")
+    def hint(self, level=None):
+        """Show hint ``level`` (1: the idea, 2: the API, ...; none: the next one, the last one again after it) and
+        note the view in the log (it is reported to the instructor)."""
+        count = len(self.hints)
+        if level is None:
+            level = self._next_hint + 1
+        if isinstance(level, bool) or not isinstance(level, (int, np.integer)) or not 1 <= level <= count:
+            raise ValueError(f"{self.name!r} has {count} hint{'s' if count > 1 else ''}: call hint() or hint(n) "
+                             f"with n from 1 to {count}; solution() shows the code.")
+        level = int(level)
+        self._next_hint = min(level, count - 1)
+        self._log_view("hint", level=level)
+        title = f"Hint {level} of {count}" if count > 1 else "Hint"
+        text = self.hints[level - 1]
+        _show(f'<div style="color:#8a6d00"><b>{title}:</b> {html.escape(text)}</div>', f"{title}: {text}")
 
     def solution_source(self):
         solution = self._solution
@@ -751,5 +810,6 @@ def results_log(clear=False):
     return entries
 
 
-__all__ = ["Case", "CheckResult", "Exercise", "NotPlainData", "STATUSES", "box_close", "close", "equal", "none_or",
+__all__ = ["Case", "CheckResult", "Exercise", "NotPlainData", "STATUSES", "box_close", "close", "equal", "gives",
+           "none_or",
            "notebook_solutions", "plain", "results_log", "run_cases", "short_repr"]

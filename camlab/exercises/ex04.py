@@ -12,8 +12,8 @@ resize), written with NumPy and OpenCV on plain arrays; the tests check them aga
 import cv2
 import numpy as np
 
-from camlab.exercises.core import Case, Exercise, close
-from camlab.exercises.fixtures import rng as _rng
+from camlab.exercises.core import Case, Exercise, close, gives
+from camlab.exercises.fixtures import BATCH_MISTAKES, MAP_MISTAKES, rng as _rng
 
 NOTEBOOK = "04_cam"
 
@@ -78,11 +78,15 @@ def _q2_cases(seed=4):
     single_f, single_w = _mixed_features(seed + 1, shape=(1, 6, 6, 8), classes=3)
     with_zero = f.copy()
     with_zero[2] = 0.0
+    positive_f = _rng(seed + 2).uniform(0.5, 1.0, (2, 3, 3, 4)).astype(np.float32)
+    positive_w = _rng(seed + 3).uniform(0.1, 1.0, (4, 3)).astype(np.float32)
     return [
         Case((f, w, np.array([0, 1, 3])), label="3 images, one class each (0, 1, 3), image 1 ten times brighter"),
         Case((f, w, np.array([2, 2, 2])), label="3 images, all for class 2"),
         Case((single_f, single_w, np.array([1])), label="a batch of one image"),
         Case((with_zero, w, np.array([3, 0, 1])), label="3 images, the last one all zeros"),
+        Case((positive_f, positive_w, [2, 0]),
+             label="2 images, features and weights all positive (the maps' minimum is above 0), classes as a list"),
     ]
 
 
@@ -98,13 +102,34 @@ def _q3_cases(seed=6):
     ]
 
 
+# ----------------------------------------------------------------------------------------------------------
+# Typical mistakes, told from the answers (expected vs got): the Incorrect verdict names them.
+
+def _upsample_mistakes():
+    """Wrong resizes of ``upsample_cam``: as functions of the case's inputs."""
+    resize = lambda method: (lambda cam, height, width: cv2.resize(np.asarray(cam, np.float32), (width, height),
+                                                                    interpolation=method))
+    return [
+        (gives(resize(cv2.INTER_NEAREST)), "This looks like nearest-neighbour resizing: the task asks for bilinear "
+                                           "(cv2.INTER_LINEAR)."),
+        (gives(resize(cv2.INTER_CUBIC)), "This looks like bicubic resizing: the task asks for bilinear."),
+        (gives(resize(cv2.INTER_AREA)), "This looks like area resizing (cv2.INTER_AREA): the task asks for bilinear."),
+        (lambda expected, got, case: np.shape(got) == np.shape(expected)[::-1] and np.shape(got)[0] != np.shape(got)[1],
+         "Height and width look swapped: OpenCV's size argument is (width, height)."),
+    ]
+
+
 q1 = Exercise(
     name="CAM of one image",
     func_name="cam_from_features",
     cases=_q1_cases,
     reference=_cam_from_features,
-    hint=("The weights of class c are the column weights[:, c] (K values). `features @ column` sums "
-          "w_k * A_k over the channel axis. Then np.maximum(cam, 0), and divide by cam.max() only when it is > 0."),
+    hint=["The class's map is a weighted sum of the K channels, one weight per channel, taken from the Dense "
+          "kernel's column of that class. Keep only the positive evidence, then scale so that the peak is 1 - "
+          "but a map with nothing positive must stay 0.",
+          "weights[:, class_index] is the column; the @ operator (or np.tensordot) sums over the last axis of "
+          "the features; np.maximum(x, 0) is the ReLU; test cam.max() > 0 before dividing."],
+    mistakes=MAP_MISTAKES,
     notebook=NOTEBOOK,
     compare=close(atol=1e-5),
     description=("Write `cam_from_features(features, weights, class_index)`: features (h, w, K), weights (K, C) "
@@ -117,9 +142,12 @@ q2 = Exercise(
     func_name="cam_batch",
     cases=_q2_cases,
     reference=_cam_batch,
-    hint=("weights[:, class_indices] picks one column per image: shape (K, N). np.einsum('nhwk,nk->nhw', ...) "
-          "weighs and sums per image. Take the maximum over axes (1, 2) with keepdims=True so each image is "
-          "divided by its own maximum; np.divide(..., where=peaks > 0) keeps zero maps at zero."),
+    hint=["The same as q1, once per image: every image has its own class, so its own column of weights, and its "
+          "own maximum (a bright image must not dim the others).",
+          "Indexing the kernel with the class list picks all the columns at once; np.einsum (or a loop over "
+          "the batch) weighs each image's channels; reductions take axis=(1, 2) and keepdims=True; "
+          "np.divide has a where= argument."],
+    mistakes=BATCH_MISTAKES,
     notebook=NOTEBOOK,
     compare=close(atol=1e-5),
     description=("Write `cam_batch(features, weights, class_indices)`: features (N, h, w, K), weights (K, C), "
@@ -131,9 +159,11 @@ q3 = Exercise(
     func_name="upsample_cam",
     cases=_q3_cases,
     reference=_upsample_cam,
-    hint=("cv2.resize(cam, (width, height), interpolation=cv2.INTER_LINEAR) - OpenCV takes the size as "
-          "(width, height), NumPy shapes are (height, width). tf.image.resize(cam[..., None], (height, width)) "
-          "gives the same values."),
+    hint=["Bilinear interpolation: each new pixel mixes its four nearest map cells. Watch the order of the two "
+          "sizes: NumPy shapes are (rows, columns) = (height, width), and not every library agrees.",
+          "cv2.resize takes its size as (width, height) and an interpolation= flag (cv2.INTER_LINEAR); "
+          "tf.image.resize wants a channel axis and (height, width)."],
+    mistakes=_upsample_mistakes(),
     notebook=NOTEBOOK,
     compare=close(atol=1e-4),
     description="Write `upsample_cam(cam, height, width)`: bilinear resize of an (h, w) map to (height, width).",

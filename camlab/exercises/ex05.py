@@ -13,8 +13,8 @@ The reference of ``q3`` is camlab's own ``camlab.cam.grad_cam``; ``q1`` and ``q2
 """
 import numpy as np
 
-from camlab.exercises.core import Case, Exercise, close
-from camlab.exercises.fixtures import rng as _rng, tiny_grad_cam_model
+from camlab.exercises.core import Case, Exercise, close, gives
+from camlab.exercises.fixtures import BATCH_MISTAKES, rng as _rng, tiny_grad_cam_model
 
 NOTEBOOK = "05_grad_cam"
 
@@ -69,7 +69,8 @@ def _q2_cases(seed=11):
         Case((a, alpha), label="3 images, 5x6 positions, 4 channels, weights of both signs, image 0 brighter"),
         Case((a, negative), label="every weight negative (no positive evidence anywhere)"),
         Case((zero_image, alpha), label="image 1's activations all zero"),
-        Case((a[2:], np.abs(alpha[2:])), label="a batch of one image, positive weights (the minimum is above 0)"),
+        Case((a[2:] + 0.1, np.abs(alpha[2:])),
+             label="a batch of one image, activations and weights all positive (the map's minimum is above 0)"),
     ]
 
 
@@ -82,7 +83,38 @@ def _q3_cases(seed=12):
         Case((model, images[:2], np.array([2, 2]), "block2_out"),
              label="the same model, 2 images, class 2, layer block2_out"),
         Case((model, images[1:2], np.array([1]), "block1_out"), label="one image, class 1, layer block1_out"),
+        Case((model, _positive_image(model, _rng(seed + 1)), np.array([1]), "block3_out"),
+             label="one image whose class-1 map at block3_out is positive everywhere (its minimum is above 0)"),
     ]
+
+
+def _positive_image(model, generator, tries=100):
+    """A random image (1, 32, 32, 3) whose class-1 Grad-CAM map at block3_out has a minimum above 0.02 (about
+    one random image in three): a min-max normalization differs from dividing by the maximum only on such maps."""
+    from camlab.cam import grad_cam
+
+    for _ in range(tries):
+        image = generator.uniform(0.0, 1.0, (1, 32, 32, 3)).astype(np.float32)
+        if grad_cam(model, image, class_index=np.array([1]), layer="block3_out").min() > 0.02:
+            return image
+    raise RuntimeError("no image with a positive map was found; change the seed of the case generator")
+
+
+def _over_axes(axes, reduce=np.mean):
+    return lambda gradients: reduce(np.asarray(gradients, np.float64), axis=axes)
+
+
+_WEIGHT_MISTAKES = [
+    (gives(_over_axes((1, 2), np.sum)), "These are sums over the positions: Grad-CAM's weight is their mean."),
+    (gives(_over_axes((0, 1, 2))), "The mean looks taken over the batch axis too: average over rows and columns "
+                                   "only, one row of weights per image."),
+    (gives(lambda g: np.broadcast_to(np.asarray(g, np.float64).mean(axis=(0, 1, 2)), (len(g), np.shape(g)[-1]))),
+     "Every image got the same weights (a mean over the batch): average over rows and columns only."),
+    (gives(_over_axes((0, 1))), "The mean looks taken over axes (0, 1), the lesson's axes for ONE image: on a "
+                                "batch, axis 0 holds images; average over axes (1, 2)."),
+    (gives(_over_axes((2, 3))), "The mean looks taken over columns and channels: average over rows and columns "
+                                "(axes 1 and 2), keep the channel axis."),
+]
 
 
 q1 = Exercise(
@@ -90,8 +122,10 @@ q1 = Exercise(
     func_name="channel_weights",
     cases=_q1_cases,
     reference=_channel_weights,
-    hint=("The axes are (image, row, column, channel). Average over the rows and columns only: "
-          "gradients.mean(axis=(1, 2)). Axis 0 holds different images - never average over it."),
+    hint=["Each channel gets one weight per image: how much, on average over the positions of the map, the "
+          "class score rises with that channel. Which axes are positions, and which one holds different images?",
+          "The axes are (image, row, column, channel); ndarray.mean (or tf.reduce_mean) takes an axis= tuple."],
+    mistakes=_WEIGHT_MISTAKES,
     notebook=NOTEBOOK,
     compare=close(atol=1e-5),
     description="Write `channel_weights(gradients)`: (N, h, w, K) -> (N, K), the mean over positions per image.",
@@ -102,14 +136,50 @@ q2 = Exercise(
     func_name="grad_cam_from_weights",
     cases=_q2_cases,
     reference=_grad_cam_from_weights,
-    hint=("np.einsum('nhwk,nk->nhw', activations, weights) weighs and sums the channels of each image. Then "
-          "np.maximum(maps, 0), and divide each map by its own maximum (axis=(1, 2), keepdims=True), "
-          "leaving maps whose maximum is 0 at zero."),
+    hint=["Like CAM, but every image has its own channel weights: weigh and sum each image's channels, keep the "
+          "positive part, and scale each map so that its own peak is 1 (an all-zero map stays 0).",
+          "np.einsum (subscripts for image, row, column, channel) or broadcasting weights[:, None, None, :]; "
+          "np.maximum; max over axis=(1, 2) with keepdims=True; np.divide(..., where=...)."],
+    mistakes=BATCH_MISTAKES,
     notebook=NOTEBOOK,
     compare=close(atol=1e-5),
     description=("Write `grad_cam_from_weights(activations, weights)`: (N, h, w, K) and (N, K) -> (N, h, w) in "
                  "[0, 1]: ReLU of the weighted sum, each map divided by its maximum."),
 )
+
+def _grad_cam_variant(score="logit", axes=(1, 2), relu=True):
+    """A Grad-CAM written with a tape, with one typical mistake switched on: the softmax output's gradient,
+    weights averaged over other axes, or no ReLU (the defaults give the right maps)."""
+    import keras
+    import tensorflow as tf
+
+    def compute_grad_cam(model, images, class_indices, layer_name):
+        dense = model.get_layer("predictions")
+        probe = keras.Model(model.input, [model.get_layer(layer_name).output, model.get_layer("avg_pool").output])
+        with tf.GradientTape() as tape:
+            activations, pooled = probe(tf.convert_to_tensor(images, tf.float32))
+            logits = pooled @ dense.kernel + dense.bias
+            outputs = tf.nn.softmax(logits) if score == "softmax" else logits
+            scores = tf.gather(outputs, np.asarray(class_indices), batch_dims=1)
+        weights = tf.reduce_mean(tape.gradient(scores, activations), axis=axes)
+        weights = tf.broadcast_to(weights, (activations.shape[0], activations.shape[-1])).numpy()
+        if relu:
+            return _grad_cam_from_weights(activations.numpy(), weights)
+        maps = np.einsum("nhwk,nk->nhw", activations.numpy(), weights)
+        return maps / np.abs(maps).max(axis=(1, 2), keepdims=True)
+
+    return compute_grad_cam
+
+
+_TAPE_MISTAKES = [
+    (gives(_grad_cam_variant(score="softmax"), close(atol=1e-4, rtol=1e-3)),
+     "These maps come from the gradient of the softmax probability: Grad-CAM differentiates the class score "
+     "BEFORE the softmax (the logit, pooled @ kernel + bias)."),
+    (gives(_grad_cam_variant(axes=(0, 1, 2)), close(atol=1e-4, rtol=1e-3)),
+     "The channel weights look averaged over the batch too: average the gradients over rows and columns only."),
+    *BATCH_MISTAKES,
+]
+
 
 q3 = Exercise(
     name="Grad-CAM with GradientTape",
@@ -117,10 +187,13 @@ q3 = Exercise(
     cases=_q3_cases,
     reference=_compute_grad_cam,
     forbidden=[_compute_grad_cam, "camlab.cam.grad_cam"],
-    hint=("Build keras.Model(model.input, [layer output, avg_pool output]); inside tf.GradientTape compute the "
-          "logits as pooled @ kernel + bias of the 'predictions' layer (not its softmax output) and pick each "
-          "image's class with tf.gather(logits, class_indices, batch_dims=1); tape.gradient(scores, activations) "
-          "gives (N, h, w, K). Then your q1 and q2."),
+    hint=["You need two things from one forward pass: the chosen layer's activations and each image's class "
+          "score before the softmax, with the tape watching so that it can give d(score)/d(activations). Then "
+          "q1 and q2 do the rest.",
+          "keras.Model(model.input, [...two layer outputs...]) as a probe; tf.GradientTape; the 'predictions' "
+          "layer's kernel and bias give the logits from the 'avg_pool' output; tf.gather(..., batch_dims=1) "
+          "picks one class per image; tape.gradient."],
+    mistakes=_TAPE_MISTAKES,
     notebook=NOTEBOOK,
     compare=close(atol=1e-4, rtol=1e-3),
     description=("Write `compute_grad_cam(model, images, class_indices, layer_name)`: Grad-CAM maps (N, h, w) "

@@ -11,7 +11,7 @@ import cv2
 import numpy as np
 
 from camlab import boxes
-from camlab.exercises.core import Case, Exercise, box_close
+from camlab.exercises.core import Case, Exercise, box_close, gives
 from camlab.exercises.fixtures import blobs, gaussian, random_regions, rng
 
 NOTEBOOK = "06_detection"
@@ -47,15 +47,58 @@ def _cam_cases(seed=0):
     ]
 
 
+# ----------------------------------------------------------------------------------------------------------
+# Typical wrong boxes, as functions of the case's inputs (the verdict names the one an answer matches).
+
+def _regions(cam, limit):
+    mask = (np.asarray(cam, np.float32) > limit).astype(np.uint8)
+    contours, _ = cv2.findContours(mask, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+    return contours
+
+
+def _box_of(contour, shape, minus_one=False):
+    x, y, w, h = cv2.boundingRect(contour)
+    d = 1 if minus_one else 0
+    return [y / shape[0], x / shape[1], (y + h - d) / shape[0], (x + w - d) / shape[1]]
+
+
+def _variant(limit_of, pick=lambda contours: max(contours, key=cv2.contourArea), minus_one=False):
+    def cam_to_bbox(cam, threshold=0.2):
+        cam = np.asarray(cam, np.float32)
+        contours = _regions(cam, limit_of(cam, threshold)) if cam.max() > 0 else ()
+        return _box_of(pick(contours), cam.shape, minus_one) if len(contours) else None
+
+    return cam_to_bbox
+
+
+_relative = lambda cam, threshold: threshold * cam.max()
+_CAM_MISTAKES = [
+    (gives(_variant(lambda cam, threshold: threshold), box_close(0.01)),
+     "Your box matches an absolute threshold (cam > threshold): here the threshold is a fraction of the map's "
+     "maximum (cam > threshold * cam.max())."),
+    (gives(_variant(_relative, pick=lambda contours: contours[0]), box_close(0.01)),
+     "Your box is the first region OpenCV lists (contours[0]), not the largest one."),
+    (gives(_variant(_relative, minus_one=True), box_close(0.002)),
+     "Your box ends one pixel short: a region covering columns x .. x + w - 1 spans [x / W, (x + w) / W] (boxes "
+     "cover whole pixels)."),
+    (lambda expected, got, case: got is not None and np.max(np.abs(got)) > 1.5,
+     "Your box is in pixels: divide y by the map's height and x by its width."),
+    (lambda expected, got, case: expected is None and got is not None,
+     "A map with no region above the threshold has no box: return None."),
+]
+
+
 q1 = Exercise(
     name="06 q1: box of the largest region",
     func_name="cam_to_bbox",
     cases=_cam_cases,
     reference=boxes.cam_to_bbox,
-    hint=("Keep the pixels with cam > threshold * cam.max() as a uint8 mask; cv2.findContours(mask, "
-          "cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE) lists the regions; pick the one with the largest "
-          "cv2.contourArea (not contours[0]); cv2.boundingRect gives x, y, w, h in pixels: divide y by the "
-          "height and x by the width. Return None when there is no contour."),
+    hint=["Threshold the map relative to its own peak, find its connected regions, keep the LARGEST one (the "
+          "order OpenCV lists them in says nothing about size), and turn its pixel bounding box into fractions "
+          "of the map's height and width. No region at all means no box.",
+          "A uint8 mask for cv2.findContours (cv2.RETR_EXTERNAL), cv2.contourArea to compare them, "
+          "cv2.boundingRect gives (x, y, w, h) in pixels."],
+    mistakes=_CAM_MISTAKES,
     notebook=NOTEBOOK,
     # Less than a pixel of slack (the largest map is 60 pixels wide): the convention is stated in the task.
     compare=box_close(atol=0.01),
@@ -86,14 +129,39 @@ def _rect_cases(seed=0):
     ]
 
 
+def _rect_variant(order=(1, 0), clip=True, divide_by=lambda height, width: (height, width)):
+    def rect_to_minmax(points, image_shape):
+        pts = np.asarray(points, np.float64)
+        height, width = divide_by(*image_shape[:2])
+        ys, xs = pts[:, order[0]], pts[:, order[1]]
+        box = np.array([ys.min() / height, xs.min() / width, ys.max() / height, xs.max() / width])
+        return np.clip(box, 0, 1) if clip else box
+
+    return rect_to_minmax
+
+
+_RECT_MISTAKES = [
+    (gives(_rect_variant(order=(0, 1)), box_close(1e-3)),
+     "Your box looks like the points were read as (row, column): OpenCV points are (x, y) = (column, row)."),
+    (gives(_rect_variant(divide_by=lambda height, width: (width, height)), box_close(1e-3)),
+     "y looks divided by the width and x by the height: image_shape[:2] is (height, width)."),
+    (gives(_rect_variant(clip=False), box_close(1e-3)),
+     "Corners outside the image give coordinates outside [0, 1]: clip the box."),
+    (gives(_rect_variant(divide_by=lambda height, width: (height - 1, width - 1)), box_close(1e-4)),
+     "Your box looks divided by (height - 1, width - 1): divide by the height and the width."),
+]
+
+
 q2 = Exercise(
     name="06 q2: corner points to a normalized box",
     func_name="rect_to_minmax",
     cases=_rect_cases,
     reference=boxes.rect_to_minmax,
-    hint=("OpenCV points are (x, y) = (column, row). ymin is the smallest y divided by the image height, xmin "
-          "the smallest x divided by the width, and so on; image_shape[:2] is (height, width). "
-          "np.clip(box, 0, 1) keeps the box inside the image."),
+    hint=["The enclosing upright box of some points runs from their smallest to their largest coordinate on "
+          "each axis. OpenCV's points are (x, y) = (column, row), the box wants y first, and corners may fall "
+          "outside the image.",
+          "points[:, 0] is x, points[:, 1] is y; .min() / .max(); image_shape[:2] is (height, width); np.clip."],
+    mistakes=_RECT_MISTAKES,
     notebook=NOTEBOOK,
     compare=box_close(atol=1e-3),
     description=("Write `rect_to_minmax(points, image_shape)`: (4, 2) corner points (x, y) in pixels -> the "

@@ -12,8 +12,8 @@ The references are camlab's own functions: ``camlab.boxes.iou``, ``camlab.boxes.
 import numpy as np
 
 from camlab import boxes
-from camlab.exercises.core import Case, Exercise, close
-from camlab.exercises.fixtures import iou_cases, random_box, rng
+from camlab.exercises.core import Case, Exercise, close, gives
+from camlab.exercises.fixtures import iou_cases, iou_mistakes, random_box, rng
 
 NOTEBOOK = "07_iou"
 
@@ -26,10 +26,12 @@ q1 = Exercise(
     func_name="get_iou",
     cases=iou_cases,
     reference=boxes.iou,
-    hint=("The intersection is the box [max of the ymins, max of the xmins, min of the ymaxs, min of the xmaxs]. "
-          "Its height and width can come out negative when the boxes do not overlap: clamp EACH of them at 0 "
-          "before multiplying (two negative sides multiply to a positive area!). Union = area A + area B - "
-          "intersection; when the union is 0 return 0."),
+    hint=["IoU = overlap area / union area. The overlap of two boxes is itself a box (the inner edges of the "
+          "two), and it can be empty: think about what its height and width are when the boxes are apart, in y, "
+          "in x, or in both. Two empty boxes have an empty union too.",
+          "Python's max/min (or np.maximum/np.minimum) give the overlap's edges; max(0, side) clamps one side; "
+          "union = area A + area B - overlap; test union > 0 before dividing."],
+    mistakes=iou_mistakes(),
     notebook=NOTEBOOK,
     compare=close(atol=1e-6, rtol=1e-5),
     description="Write `get_iou(boxA, boxB)` for normalized [ymin, xmin, ymax, xmax] boxes; a float in [0, 1].",
@@ -52,6 +54,7 @@ def _pairwise_cases(seed=0):
         Case((a, b[:3]), label="3 boxes against 3: still the full (3, 3) table, not 3 numbers"),
         Case((grid, grid[::-1]), label="9 boxes on a grid against the same boxes reversed: shape (9, 9)"),
         Case((randoms[:2], randoms[2:]), label="2 random boxes against 3 random boxes: shape (2, 3)"),
+        Case((a[1:], a[1:]), label="2 boxes against themselves, one of zero area (its union with itself is 0)"),
     ]
 
 
@@ -60,9 +63,14 @@ q2 = Exercise(
     func_name="pairwise_iou",
     cases=_pairwise_cases,
     reference=boxes.pairwise_iou,
-    hint=("Give the arrays broadcastable shapes: boxes_a[:, None, :] is (N, 1, 4) and boxes_b[None, :, :] is "
-          "(1, M, 4); then np.maximum / np.minimum of the corners give all N x M intersections at once. "
-          "np.clip(..., 0, None) clamps the sides; np.divide(..., where=union > 0) avoids 0 / 0."),
+    hint=["The same formula as q1, for every pair at once: give the two arrays shapes that broadcast to an "
+          "N x M table of pairs, and every step of q1 becomes one array operation. The zero-union guard matters "
+          "here too.",
+          "Indexing with None adds an axis ((N, 1, 4) against (1, M, 4)); np.maximum / np.minimum broadcast; "
+          "np.clip(x, 0, None) clamps; np.divide(..., out=..., where=...) skips the 0 / 0."],
+    mistakes=[(lambda expected, got, case: np.ndim(got) == 1,
+               "One IoU per index (boxes_a[i] with boxes_b[i]) instead of the (N, M) table of every pair: "
+               "broadcast with [:, None] and [None, :]."), *iou_mistakes(pairwise=True)],
     notebook=NOTEBOOK,
     compare=close(atol=1e-6, rtol=1e-5),
     description="Write `pairwise_iou(boxes_a, boxes_b)`: (N, 4) and (M, 4) boxes -> the (N, M) array of IoUs.",
@@ -112,13 +120,38 @@ def _accuracy_cases(seed=0):
     ]
 
 
+def _skipping_none(pred_boxes, gt_boxes, iou_threshold=0.5):
+    pairs = [(b, g) for b, g in zip(pred_boxes, gt_boxes) if b is not None]
+    return sum(boxes.iou(b, g) >= iou_threshold for b, g in pairs) / len(pairs) if pairs else 0.0
+
+
+def _strict(pred_boxes, gt_boxes, iou_threshold=0.5):
+    return float(np.mean([b is not None and boxes.iou(b, g) > iou_threshold for b, g in zip(pred_boxes, gt_boxes)]))
+
+
+def _mean_iou(pred_boxes, gt_boxes, iou_threshold=0.5):
+    return float(np.mean([0.0 if b is None else boxes.iou(b, g) for b, g in zip(pred_boxes, gt_boxes)]))
+
+
+def _hit_count(pred_boxes, gt_boxes, iou_threshold=0.5):
+    return float(sum(b is not None and boxes.iou(b, g) >= iou_threshold for b, g in zip(pred_boxes, gt_boxes)))
+
+
 q3 = Exercise(
     name="07 q3: GT-known localization accuracy",
     func_name="gt_known_accuracy",
     cases=_accuracy_cases,
     reference=box_accuracy,
-    hint=("Count the images whose box is not None and whose IoU with the ground truth is >= iou_threshold, and "
-          "divide by the number of ALL images (a missing box is a miss, not something to skip)."),
+    hint=["An image counts as a hit when its box overlaps the truth enough (IoU at least the threshold, equality "
+          "included). An image with no box is a miss, not an image to leave out: divide by all the images.",
+          "Your get_iou (or camlab.boxes.iou) per pair, zip(pred_boxes, gt_boxes), `box is None`, and np.mean "
+          "of a list of booleans gives the fraction."],
+    mistakes=[(gives(_skipping_none), "Images with no box (None) look left out: they are misses, count them in "
+                                      "the total."),
+              (gives(_strict), "An IoU exactly at the threshold looks like a miss in your answer: the rule is "
+                               "IoU >= iou_threshold."),
+              (gives(_mean_iou), "This looks like the mean IoU: count the hits (IoU >= iou_threshold) instead."),
+              (gives(_hit_count), "This looks like the number of hits: divide by the number of images.")],
     notebook=NOTEBOOK,
     compare=close(atol=1e-6),
     description=("Write `gt_known_accuracy(pred_boxes, gt_boxes, iou_threshold=0.5)`: the fraction of images whose "

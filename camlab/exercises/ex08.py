@@ -13,8 +13,9 @@ names, built on first check (under a second).
 import numpy as np
 
 from camlab import boxes
-from camlab.exercises.core import Case, Exercise, close, short_repr
-from camlab.exercises.fixtures import blobs, gaussian, iou_cases, random_regions, rng, tiny_cam_model
+from camlab.exercises.core import Case, Exercise, close, gives, short_repr
+from camlab.exercises.fixtures import MAP_MISTAKES, blobs, gaussian, iou_cases, iou_mistakes, random_regions, rng, \
+    tiny_cam_model
 
 NOTEBOOK = "08_project"
 
@@ -34,7 +35,8 @@ def _model_cases(layer=None, seed=0):
     model = tiny_cam_model()
     items = [(_item(seed + 1, 20, 28, 2), "a 20x28 image of class 2"),
              (_item(seed + 2, 36, 24, 3), "a 36x24 image of class 3"),
-             (_item(3, 16, 16, 4), "a 16x16 image of class 4 with no positive evidence (the map stays all zero)")]
+             (_item(3, 16, 16, 4), "a 16x16 image of class 4 with no positive evidence (the map stays all zero)"),
+             (_item(seed + 4, 24, 20, 0), "a 24x20 image of class 0 (its map is positive everywhere: min above 0)")]
     if layer is None:
         return [Case((model, item), label=label) for item, label in items]
     return [Case((model, name, item), label=f"{label}, layer {name!r}")
@@ -57,11 +59,13 @@ q1 = Exercise(
     cases=_model_cases,
     reference=lambda model, item: _cam().generate_cam(model, item),
     forbidden=["camlab.cam.generate_cam"],
-    hint=("Preprocess with camlab.data.normalize_and_resize_img(item, model.input_shape[1:3]). The feature map A "
-          "is the input of the layer 'avg_pool' (keras.Model(model.input, model.get_layer('avg_pool').input)); "
-          "the class weights are column `label` of model.get_layer('predictions').kernel. cam = ReLU(A @ w), "
-          "divided by its max when the max is > 0, then cv2.resize(cam, (width, height)) - note OpenCV's (width, "
-          "height) order."),
+    hint=["Three steps: the feature map that the pooling layer averages, weighted by the Dense kernel's column "
+          "of the item's label (its label, not the predicted class); ReLU and scale to a peak of 1; resize to the "
+          "item's ORIGINAL height and width.",
+          "camlab.data.normalize_and_resize_img prepares the image; keras.Model(model.input, "
+          "model.get_layer('avg_pool').input) is the probe; model.get_layer('predictions').kernel; cv2.resize "
+          "takes (width, height)."],
+    mistakes=MAP_MISTAKES,
     notebook=NOTEBOOK,
     compare=_MAP_TOLERANCE,
     description=("Write `generate_cam(model, item)`: the CAM of the item's label, ReLU, divided by its max, "
@@ -85,11 +89,12 @@ q2 = Exercise(
     cases=_layer_cases,
     reference=lambda model, layer, item: _cam().generate_grad_cam(model, layer, item),
     forbidden=["camlab.cam.generate_grad_cam"],
-    hint=("A probe model returns both the activation layer's output A and the 'avg_pool' output. Inside a "
-          "tf.GradientTape, the pre-softmax score is pooled @ kernel + bias of the 'predictions' layer, column "
-          "`label` (not the softmax probability: the paper differentiates the score before the softmax). "
-          "tape.gradient(score, A) gives dy/dA; average it over the two spatial axes for one weight per channel; "
-          "then ReLU(sum_k alpha_k A_k), divide by the max when it is > 0, resize like in q1."),
+    hint=["Grad-CAM's weight of a channel is the mean, over the map's positions, of the gradient of the label's "
+          "score BEFORE the softmax with respect to that channel. The rest is q1: weighted sum, ReLU, scale, "
+          "resize to the original size.",
+          "A probe returning the named layer's output and the 'avg_pool' output; tf.GradientTape; the logit is "
+          "pooled @ kernel + bias of 'predictions'; tape.gradient; tf.reduce_mean over the spatial axes."],
+    mistakes=MAP_MISTAKES,
     notebook=NOTEBOOK,
     compare=_MAP_TOLERANCE,
     description=("Write `generate_grad_cam(model, activation_layer, item)`: Grad-CAM of the item's label on the "
@@ -134,7 +139,49 @@ def _bbox_cases(seed=0):
         Case((np.zeros((24, 24), np.float32),), label="an all-zero map (the lesson crashed here)"),
         Case((gaussian((40, 60), (20, 30), 8.0),), {"score_thresh": 0.5}, label="a smooth bump, score_thresh=0.5"),
         Case((random_regions(rng(seed + 24)),), label="a large region and a small brighter one, at random places"),
+        Case((_faint_with_halo(),), label="a faint map (maximum 0.3) with a halo at 0.03: score_thresh is absolute"),
+        Case((_faint_with_halo() * 10.0,), {"score_thresh": 0.5},
+             label="a map whose maximum is 3.0 with a halo at 0.3, score_thresh=0.5 (absolute, not x max)"),
     ]
+
+
+def _faint_with_halo():
+    """A core at 0.3 inside a wide halo at 0.03: cam > 0.05 keeps the core, cam > 0.05 * max the halo."""
+    cam = blobs((36, 52), [(3, 33, 4, 48)], [0.03])
+    cam[12:22, 14:34] = 0.3
+    return cam
+
+
+def _bbox_variant(relative=False, first=False, xy=False):
+    import cv2
+
+    def get_bbox(cam, score_thresh=0.05):
+        cam = np.asarray(cam, np.float32)
+        limit = score_thresh * cam.max() if relative else score_thresh
+        contours, _ = cv2.findContours((cam > limit).astype(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+        if not contours:
+            return None
+        chosen = contours[0] if first else max(contours, key=cv2.contourArea)
+        corners = cv2.boxPoints(cv2.minAreaRect(chosen)).astype(np.int32)
+        return corners[:, ::-1] if xy else corners
+
+    return get_bbox
+
+
+_BBOX_MISTAKES = [
+    (gives(_bbox_variant(relative=True), _corners_close),
+     "Your corners match a threshold relative to the map's maximum (score_thresh * max): here score_thresh is "
+     "absolute (cam > score_thresh), as in the lesson."),
+    (gives(_bbox_variant(first=True), _corners_close),
+     "Your corners are those of the first region OpenCV lists (contours[0]), not of the largest one."),
+    (gives(_bbox_variant(xy=True), _corners_close),
+     "Your corners look like (row, column) pairs: OpenCV's points are (x, y) = (column, row)."),
+    (lambda expected, got, case: expected is None and got is not None,
+     "A map with no pixel above score_thresh has no box: return None."),
+    (lambda expected, got, case: expected is not None and np.shape(got) == (4,),
+     "An upright [ymin, xmin, ymax, xmax] box: get_bbox returns the rotated rectangle's 4 corner points (x, y) "
+     "from cv2.boxPoints(cv2.minAreaRect(...))."),
+]
 
 
 q3 = Exercise(
@@ -142,9 +189,11 @@ q3 = Exercise(
     func_name="get_bbox",
     cases=_bbox_cases,
     reference=boxes.get_bbox,
-    hint=("Build a uint8 mask of the pixels above score_thresh (a new array, so cam is not changed), find the "
-          "regions with cv2.findContours, keep the one with the largest cv2.contourArea, and turn "
-          "cv2.minAreaRect(largest) into four corners with cv2.boxPoints(...).astype(np.int32). No contour: None."),
+    hint=["The lesson's steps, minus its bugs: keep the pixels above score_thresh (an absolute value, not a "
+          "fraction of the maximum) in a NEW mask so cam stays as it was, find the regions, take the largest, "
+          "and fit the smallest rotated rectangle around it. No region: None.",
+          "cv2.findContours on a uint8 mask, cv2.contourArea, cv2.minAreaRect, cv2.boxPoints, .astype(np.int32)."],
+    mistakes=_BBOX_MISTAKES,
     notebook=NOTEBOOK,
     compare=_corners_close,
     description=("Write `get_bbox(cam, score_thresh=0.05)`: the (4, 2) int corner points (x, y) of the minimum-area "
@@ -162,8 +211,10 @@ q4 = Exercise(
     func_name="get_iou",
     cases=iou_cases,
     reference=boxes.iou,
-    hint=("Intersection: [max ymin, max xmin, min ymax, min xmax]; clamp its height and width at 0 separately "
-          "before multiplying; union = both areas - intersection; return 0 when the union is 0."),
+    hint=["Notebook 07's IoU: overlap area over union area, where the overlap may be empty in y, in x or both, "
+          "and two empty boxes have an empty union.",
+          "max/min of the edges give the overlap; clamp each side with max(0, side); test union > 0."],
+    mistakes=iou_mistakes(),
     notebook=NOTEBOOK,
     compare=close(atol=1e-6, rtol=1e-5),
     description="Write `get_iou(gt_bbox, pred_bbox)` for normalized [ymin, xmin, ymax, xmax] boxes; a float in [0, 1].",

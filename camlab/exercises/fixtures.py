@@ -48,6 +48,49 @@ def random_regions(generator, shape=(32, 48)):
 
 
 # ----------------------------------------------------------------------------------------------------------
+# Diagnoses of maps normalized to [0, 1] by their maximum: (diagnose, message) pairs for an exercise's mistakes
+
+def has_negative(expected, got, case):
+    """The answer has negative values (no ReLU)."""
+    return np.nanmin(np.asarray(got, np.float64)) < -1e-6
+
+
+def min_max_of(expected, got, case):
+    """``got`` is ``(M - min) / (max - min)`` per map, where the expected ``M / max`` has a positive minimum."""
+    want, have = np.asarray(expected, np.float64), np.asarray(got, np.float64)
+    axes = tuple(range(want.ndim - 2, want.ndim))
+    low = want.min(axis=axes, keepdims=True)
+    span = 1.0 - low
+    guess = np.divide(want - low, span, out=np.zeros_like(want), where=span > 0)
+    return have.shape == want.shape and bool((low > 1e-3).any()) and np.allclose(have, guess, atol=1e-4)
+
+
+def scaled_per_map(expected, got, case):
+    """Each map is the expected one times a factor, the largest factor 1 and some below: one maximum for the
+    whole batch."""
+    want, have = np.asarray(expected, np.float64), np.asarray(got, np.float64)
+    if have.shape != want.shape or want.ndim != 3:
+        return False
+    peaks = have.max(axis=(1, 2))
+    return bool((peaks < 1 - 1e-4).any()) and abs(peaks.max() - 1.0) < 1e-4 and np.allclose(have, want * peaks[:, None, None], atol=1e-4)
+
+
+def not_normalized(expected, got, case):
+    """Non-negative values above 1: the map was not divided by its maximum."""
+    have = np.asarray(got, np.float64)
+    return np.nanmax(have) > 1 + 1e-4 and np.nanmin(have) >= 0
+
+
+_NO_RELU = "Your map has negative values: apply the ReLU (np.maximum(cam, 0)) before dividing by the maximum."
+_MIN_MAX = ("Your map looks min-max normalized ((cam - min) / (max - min)): after the ReLU, divide by the maximum "
+            "only, so a map that is positive everywhere keeps its lowest value above 0.")
+_NOT_DIVIDED = "Your map has values above 1: divide it by its maximum (when the maximum is > 0)."
+MAP_MISTAKES = [(has_negative, _NO_RELU), (min_max_of, _MIN_MAX), (not_normalized, _NOT_DIVIDED)]
+BATCH_MISTAKES = [(scaled_per_map, "Some maps peak below 1: divide each image's map by its OWN maximum (axis=(1, "
+                                   "2), keepdims=True), not by one maximum for the whole batch."), *MAP_MISTAKES]
+
+
+# ----------------------------------------------------------------------------------------------------------
 # Boxes: normalized [ymin, xmin, ymax, xmax]
 
 def random_box(generator):
@@ -55,6 +98,82 @@ def random_box(generator):
     y, x = generator.uniform(0.0, 0.6, 2)
     h, w = generator.uniform(0.05, 0.4, 2)
     return [float(y), float(x), float(min(y + h, 1.0)), float(min(x + w, 1.0))]
+
+
+# Typical wrong IoUs of two boxes (plain Python, as a learner writes them), for the exercises' mistakes.
+
+def _sides(a, b):
+    return min(a[2], b[2]) - max(a[0], b[0]), min(a[3], b[3]) - max(a[1], b[1])
+
+
+def _area(box):
+    return (box[2] - box[0]) * (box[3] - box[1])
+
+
+def _ratio(inter, union):
+    return inter / union if union > 0 else 0.0
+
+
+def iou_without_clamp(a, b):
+    height, width = _sides(a, b)
+    return _ratio(height * width, _area(a) + _area(b) - height * width)
+
+
+def iou_clamping_the_product(a, b):
+    height, width = _sides(a, b)
+    inter = max(0.0, height * width)
+    return _ratio(inter, _area(a) + _area(b) - inter)
+
+
+def iou_read_as_x_pairs(a, b):
+    """Boxes read as (xmin, xmax, ymin, ymax)."""
+    inter = max(0.0, min(a[1], b[1]) - max(a[0], b[0])) * max(0.0, min(a[3], b[3]) - max(a[2], b[2]))
+    return _ratio(inter, (a[1] - a[0]) * (a[3] - a[2]) + (b[1] - b[0]) * (b[3] - b[2]) - inter)
+
+
+def iou_over_the_sum(a, b):
+    height, width = _sides(a, b)
+    inter = max(0.0, height) * max(0.0, width)
+    return _ratio(inter, _area(a) + _area(b))
+
+
+def iou_plus_one(a, b):
+    """The pixel-count formula (+1 on every side), on normalized boxes."""
+    height, width = _sides(a, b)
+    inter = max(0.0, height + 1) * max(0.0, width + 1)
+    area = lambda box: (box[2] - box[0] + 1) * (box[3] - box[1] + 1)
+    return _ratio(inter, area(a) + area(b) - inter)
+
+
+def _nan_for_zero_union(expected, got, case):
+    return bool(np.isnan(np.asarray(got, np.float64)).any())
+
+
+def _table(iou):
+    """A one-pair IoU made a table of every pair, as a loop would."""
+    return lambda boxes_a, boxes_b: [[iou(a, b) for b in boxes_b] for a in boxes_a]
+
+
+def iou_mistakes(pairwise=False):
+    """``(diagnose, message)`` pairs for an IoU exercise (``pairwise``: the (N, M) table version). The clamped
+    product comes before the missing clamp: on boxes apart in both x and y the two give the same answer."""
+    from camlab.exercises.core import gives
+
+    wrap = _table if pairwise else (lambda fn: fn)
+    return [
+        (_nan_for_zero_union, "NaN where both boxes are empty: guard a zero union (the IoU is 0 there)."),
+        (gives(wrap(iou_clamping_the_product)), "Boxes apart in both x and y give a positive overlap: clamp EACH "
+                                                "side at 0, not their product (two negatives multiply to a "
+                                                "positive)."),
+        (gives(wrap(iou_without_clamp)), "Disjoint boxes give a non-zero IoU: clamp the intersection's height "
+                                         "and width at 0 before multiplying them."),
+        (gives(wrap(iou_read_as_x_pairs)), "Your boxes look read as (xmin, xmax, ymin, ymax): the order is "
+                                           "[ymin, xmin, ymax, xmax]."),
+        (gives(wrap(iou_over_the_sum)), "The union counts the overlap twice: union = area A + area B - "
+                                        "intersection."),
+        (gives(wrap(iou_plus_one)), "This is the pixel formula with +1 on each side: these boxes are normalized "
+                                    "coordinates, no +1."),
+    ]
 
 
 def iou_cases(seed=0):
