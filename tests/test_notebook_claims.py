@@ -16,7 +16,6 @@ KNOWN_UNBACKED = {
     "01_data.ipynb",        # cell 3: "about 1.9 GB" (a dataset fact: cite it and list it in <!-- claims: ignore -->)
     "04_cam.ipynb",         # cell 27: wheel radius "about 0.26 body heights" (the code has 1.26; print it)
     "05_grad_cam.ipynb",    # cell 29: "20% of the maximum" (notebook 06's threshold, not set or shown here)
-    "09_comparison.ipynb",  # cell 4: Choe et al.'s step "0.01" (a paper's figure: cite it, or ignore-list it)
 }
 
 
