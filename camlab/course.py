@@ -38,7 +38,7 @@ CODE_STUB = ("# YOUR CODE HERE", "raise NotImplementedError()")
 MARKDOWN_BEGIN, MARKDOWN_END = "<!-- BEGIN SOLUTION -->", "<!-- END SOLUTION -->"
 MARKDOWN_STUB = "*Your answer here.*"
 
-# Course notebooks are the numbered ones: 01_data.ipynb ... 09_comparison.ipynb.
+# Course notebooks are the numbered ones: 01_data.ipynb ... 10_real_photos.ipynb.
 NUMBERED = re.compile(r"^\d{2}_[^/]*\.ipynb$")
 
 

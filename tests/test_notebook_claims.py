@@ -12,9 +12,7 @@ SOLUTIONS = sorted(notebooks_dir().glob("[0-9][0-9]_*.ipynb"))
 # Notebooks whose prose names a figure that no output shows (run `python -m camlab claims notebooks/NN.ipynb`
 # to see which; /work/wt/notes/claims.md has the audit). Fix the notebook, then take it off this list: the xfail is
 # strict, so a fixed notebook that is still listed fails the run.
-KNOWN_UNBACKED = {
-    "09_comparison.ipynb",  # cell 4: Choe et al.'s step "0.01" (a paper's figure: cite it, or ignore-list it)
-}
+KNOWN_UNBACKED = set()  # every solution notebook's prose is backed by its outputs
 
 
 def texts(markdown):
