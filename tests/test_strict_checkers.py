@@ -452,7 +452,7 @@ def _grad_cam(mistake=None):
         cam = tf.reduce_sum(features[0] * weights, axis=-1).numpy()
         if mistake == "cam_weights":
             cam = features[0].numpy() @ dense.kernel.numpy()[:, label]
-        return _finish(cam, item, relu=mistake != "no_relu")
+        return _finish(cam, item, relu=mistake != "no_relu", minmax=mistake == "min_max")
 
     return generate_grad_cam
 
@@ -462,6 +462,7 @@ Q08_2_WRONG = [
     ("the lesson's axes on a batch", _grad_cam("batch_axis"), None),
     ("no ReLU", _grad_cam("no_relu"), "negative values"),
     ("ReLU on the gradients", _grad_cam("relu_gradients"), None),
+    ("min-max normalization", _grad_cam("min_max"), "min-max"),
     ("CAM's weights on any layer", lambda m, layer, item: _cam()(m, item) if layer == "block2_out" else
      _grad_cam("cam_weights")(m, layer, item), None),
 ]
