@@ -17,6 +17,10 @@ def test_demo_prints_scores_and_writes_the_figure(tmp_path, capsys):
         assert 0.0 <= mean_iou <= 1.0 and 0.0 <= loc <= 1.0
     assert f"Figure written to {figure}" in out
     assert figure.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    photos = figure.with_name("demo_photos.png")  # the real-photo figure beside it
+    assert f"Photo figure written to {photos}" in out and photos.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    iou = float(next(line for line in out.splitlines() if "hand-drawn box, 4 photos" in line).split()[-1])
+    assert 0.0 <= iou <= 1.0
 
 
 def test_demo_help_names_its_options(capsys):
