@@ -224,14 +224,14 @@ def test_submissions_are_found_per_folder_or_flat(tmp_path):
 def test_notebooks_without_exercises_are_listed_not_run(tmp_path, capsys):
     submissions = tmp_path / "subs"
     (submissions / "lea").mkdir(parents=True)
-    nbformat.write(notebook("raise SystemExit('must not run')", metadata={"camlab": {"id": "02_model"}}),
-                   str(submissions / "lea" / "02_model.ipynb"))
+    nbformat.write(notebook("raise SystemExit('must not run')", metadata={"camlab": {"id": "10_real_photos"}}),
+                   str(submissions / "lea" / "10_real_photos.ipynb"))
     nbformat.write(notebook("x = 1", metadata={}), str(submissions / "lea" / "scratch.ipynb"))
     (submissions / "lea" / "link.ipynb").symlink_to(submissions / "lea" / "scratch.ipynb")
     assert grading.main([str(submissions), "--out", str(tmp_path / "out"), "--course", "camlab.exercises.ex00"]) == 0
     entries = json.loads((tmp_path / "out" / "results.json").read_text())["learners"]["lea"]["notebooks"]
     assert [(e["file"], e["problems"]) for e in entries] == [
-        ("lea/02_model.ipynb", ["course notebook '02_model' has no exercises to grade; it was not run"]),
+        ("lea/10_real_photos.ipynb", ["course notebook '10_real_photos' has no exercises to grade; it was not run"]),
         ("lea/scratch.ipynb", ["could not tell which course notebook this is (no camlab metadata, no "
                                "`from camlab.exercises.exNN import` line, no NN_ file name); it was not run"])]
     assert (tmp_path / "out" / "results.csv").read_text().splitlines() == [
