@@ -99,6 +99,26 @@ def test_check_finds_the_function_in_the_callers_globals(capsys):
     assert "Not attempted (public checks): Define a function named `double`" in capsys.readouterr().out
 
 
+def test_use_gives_the_learners_function_only_after_it_passed_and_says_which(capsys):
+    q = make_exercise(name="07 q1: double it")
+    namespace = {"q": q, "np": np}
+    exec("twice = q.use()", namespace)  # nothing defined yet: the reference, so later cells still run
+    assert namespace["twice"] is _double
+    assert capsys.readouterr().out.strip() == (
+        "Using camlab's `test_exercises_core._double` (your `double` is not defined yet)")
+    exec("def double(x):\n    return x\nq.check()\ntwice = q.use()", namespace)  # wrong: still the reference
+    assert namespace["twice"] is _double
+    assert capsys.readouterr().out.strip().endswith("(your `double` has not passed `q1.check()` yet)")
+    exec("def double(x):\n    return x + x\nq.check()\ntwice = q.use()", namespace)
+    assert namespace["twice"] is namespace["double"]
+    assert capsys.readouterr().out.strip().endswith("Using your `double` (it passed `q1.check()`)")
+    exec("def double(x):\n    return x * 3\ntwice = q.use()", namespace)  # redefined after passing, not checked
+    assert namespace["twice"] is _double
+    assert "changed since it passed: run `q1.check()` again" in capsys.readouterr().out
+    assert [e["yours"] for e in core.results_log() if e["event"] == "use" and e["exercise"] == q.name] == [
+        False, False, True, False]
+
+
 def test_a_function_that_changes_its_input_is_incorrect_and_cannot_corrupt_later_cases():
     seen = []
 

@@ -347,6 +347,12 @@ def plain(value, depth=0):
 _MISSING = object()
 
 
+def _short_name(exercise_name):
+    """``"q1"`` of ``"07 q1: IoU of two boxes"`` (the name the notebook imports), else the whole name."""
+    found = re.search(r"\bq\d+\b", exercise_name)
+    return found.group(0) if found else exercise_name
+
+
 def _qualified(fn):
     return f"{getattr(fn, '__module__', '?')}.{getattr(fn, '__qualname__', getattr(fn, '__name__', '?'))}"
 
@@ -668,9 +674,36 @@ class Exercise:
         if fn is None:
             fn = _lookup(self.func_name, _caller_globals())
         result = self.grade(fn)
+        self._passed = fn if result.correct else None
         _show(_html_message(result), _text_message(result))
         object.__setattr__(result, "_shown_in", _execution_count())  # so the cell's Out[] does not repeat it
         return result
+
+    # ---- your function from here on (d2l's idea: the code you write is the code that runs afterwards) -------
+    def use(self, fn=None):
+        """The function the notebook's later cells call: the learner's ``func_name`` once ``check()`` said Correct
+        for that very function in this kernel, else camlab's ``reference`` (so the notebook still runs to the end).
+
+        Shows one line saying which is in use. ``fn``: the learner's function (by default the one named
+        ``func_name`` in the caller's globals). Assign the result to another name than ``func_name`` (e.g.
+        ``box_iou = q1.use()``), so that the learner's own definition is never replaced by the reference.
+        """
+        if fn is None:
+            fn = _lookup(self.func_name, _caller_globals())
+        passed = getattr(self, "_passed", None)
+        check = f"{_short_name(self.name)}.check()"
+        if passed is not None and fn is passed:
+            chosen, why = fn, f"your `{self.func_name}` (it passed `{check}`)"
+        else:
+            chosen = self.reference
+            state = ("is not defined yet" if fn is _MISSING else
+                     "changed since it passed: run `{check}` again" if passed is not None else
+                     f"has not passed `{check}` yet").format(check=check)
+            why = f"camlab's `{_qualified(self.reference)}` (your `{self.func_name}` {state})"
+        LOG.append({"event": "use", "exercise": self.name, "func_name": self.func_name,
+                    "yours": chosen is not self.reference, "time": time.time()})
+        _show(f"<div><b>Using</b> {html.escape(why)}</div>", f"Using {why}")
+        return chosen
 
     # ---- help --------------------------------------------------------------------------------------------------
     def _log_view(self, what, **extra):
