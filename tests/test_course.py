@@ -331,3 +331,26 @@ def test_nbgrader_release_marks_solutions_locked_cells_and_graded_checks(tmp_pat
     assert check.source == "_result = q2.check()\nassert _result.correct, _result.message"
     meta = check.metadata["nbgrader"]
     assert (meta["grade"], meta["points"], meta["locked"], meta["solution"]) == (True, 3, True, False)
+
+
+def test_every_notebook_with_exercises_declares_its_module_so_that_the_grader_scores_them(tmp_path, capsys):
+    """The grader's course list (the release key) comes from each notebook's ``metadata.camlab.exercises``: a notebook
+    that imports its exercises without declaring them would have them silently left out of every grade."""
+    import json
+    import re
+
+    imported = {}
+    for path in sorted(notebooks_dir().glob("[0-9][0-9]_*.ipynb")):
+        nb = nbformat.read(str(path), as_version=4)
+        modules = {m for cell in nb.cells if cell.cell_type == "code"
+                   for m in re.findall(r"from (camlab\.exercises\.ex\d\d) import", cell.source)}
+        assert len(modules) <= 1, f"{path.name} imports several exercise modules: {sorted(modules)}"
+        declared, wanted = nb.metadata.get("camlab", {}).get("exercises"), (modules.pop() if modules else None)
+        assert declared == wanted, f"{path.name}: metadata.camlab.exercises is {declared!r}, its cells import {wanted!r}"
+        if declared:
+            imported[path.stem] = declared
+    release_main(["--out", str(tmp_path / "handout")])
+    capsys.readouterr()
+    key = json.loads((tmp_path / "handout-key.json").read_text())
+    graded = {item["id"]: item["module"] for item in key["notebooks"] if item["exercises"]}
+    assert graded == imported
