@@ -13,7 +13,7 @@ import numpy as np
 
 from camlab import boxes
 from camlab.exercises.core import Case, Exercise, close, gives
-from camlab.exercises.fixtures import iou_cases, iou_mistakes, random_box, rng
+from camlab.exercises.fixtures import Variants, iou_cases, iou_mistakes, random_box, rng
 
 NOTEBOOK = "07_iou"
 
@@ -48,6 +48,7 @@ def _pairwise_cases(seed=0):
     b = np.array([[0.1, 0.2, 0.6, 0.7], [0.5, 0.5, 0.9, 0.9], [0.0, 0.25, 1.0, 0.75], [0.0, 0.0, 1.0, 1.0]],
                  np.float32)
     grid = np.array([[y, x, y + 0.3, x + 0.4] for y in (0.0, 0.35, 0.7) for x in (0.0, 0.3, 0.6)], np.float32)
+    a, b, grid = Variants(rng(seed + 72), public=seed == 0).boxes(a, b, grid)  # hidden seeds: the same IoUs
     return [
         Case((a[:1], b[:1]), label="one box against one box: shape (1, 1)"),
         Case((a, b), label="3 boxes against 4 (with disjoint pairs and a zero-area box): shape (3, 4)"),
@@ -107,15 +108,16 @@ def _accuracy_cases(seed=0):
     random_pred[int(generator.integers(0, 4))] = None
     gt = [[0.0, 0.0, 1.0, 1.0], [0.1, 0.1, 0.6, 0.6], [0.2, 0.3, 0.8, 0.9], [0.0, 0.5, 0.5, 1.0]]
     good = [[0.0, 0.0, 1.0, 0.9], [0.1, 0.1, 0.6, 0.55], [0.2, 0.3, 0.8, 0.85], [0.0, 0.5, 0.45, 1.0]]
+    moved = Variants(rng(seed + 73), public=seed == 0).boxes  # hidden seeds: other boxes, the same IoUs
     return [
-        Case((good, gt), label="four good boxes"),
-        Case(([good[0], None, good[2], [0.6, 0.0, 1.0, 0.4]], gt),
+        Case(moved(good, gt), label="four good boxes"),
+        Case(moved([good[0], None, good[2], [0.6, 0.0, 1.0, 0.4]], gt),
              label="a good box, no box (None), a good box, a box in the wrong place"),
-        Case(([[0.0, 0.0, 1.0, 0.5], [0.25, 0.25, 0.75, 0.5]], [gt[0], [0.25, 0.25, 0.75, 0.75]]),
+        Case(moved([[0.0, 0.0, 1.0, 0.5], [0.25, 0.25, 0.75, 0.5]], [gt[0], [0.25, 0.25, 0.75, 0.75]]),
              label="IoUs of exactly 0.5 (they count: IoU >= 0.5)"),
-        Case(([[0.0, 0.0, 1.0, 0.4], None, [0.2, 0.3, 0.5, 0.9]], gt[:3]), {"iou_threshold": 0.3},
+        Case(moved([[0.0, 0.0, 1.0, 0.4], None, [0.2, 0.3, 0.5, 0.9]], gt[:3]), {"iou_threshold": 0.3},
              label="iou_threshold=0.3"),
-        Case(([None, None], gt[:2]), label="no box at all"),
+        Case(moved([None, None], gt[:2]), label="no box at all"),
         Case((random_pred, random_gt), label="four random boxes grown a little (hits), one of them missing (None)"),
     ]
 
