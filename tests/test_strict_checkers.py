@@ -58,10 +58,10 @@ def _column(f, w, c):
 
 Q04_1_WRONG = [
     ("no ReLU", lambda f, w, c: _column(f, w, c) / _column(f, w, c).max(), "negative values"),
-    ("abs instead of ReLU", lambda f, w, c: _normalized(np.abs(_column(f, w, c))), None),
+    ("abs instead of ReLU", lambda f, w, c: _normalized(np.abs(_column(f, w, c))), "np.abs"),
     ("min-max normalization", lambda f, w, c: _min_max(_column(f, w, c)), "min-max"),
     ("not divided by the max", lambda f, w, c: np.maximum(_column(f, w, c), 0), "above 1"),
-    ("no zero guard", lambda f, w, c: _nan_unguarded(_column(f, w, c)), "NaN"),
+    ("no zero guard", lambda f, w, c: _nan_unguarded(_column(f, w, c)), "divide only when the maximum is > 0"),
     ("ReLU after dividing by the max", lambda f, w, c: np.maximum(_column(f, w, c) / np.abs(_column(f, w, c)).max(), 0)
      if _column(f, w, c).max() > 0 else np.zeros(np.shape(f)[:2]), None),
     ("sum of channels, unweighted", lambda f, w, c: _normalized(np.asarray(f).sum(-1)), None),
@@ -92,10 +92,11 @@ def _weighted(f, w, classes):
 Q04_2_WRONG = [
     ("one maximum for the batch", lambda f, w, c: np.maximum(_weighted(f, w, c), 0) / np.maximum(
         _weighted(f, w, c), 0).max(), "OWN maximum"),
-    ("the first class for every image", lambda f, w, c: _batch_normalized(_weighted(f, w, [c[0]] * len(c))), None),
+    ("the first class for every image", lambda f, w, c: _batch_normalized(_weighted(f, w, [c[0]] * len(c))),
+     "first image's class"),
     ("no ReLU", lambda f, w, c: _batch_normalized(_weighted(f, w, c), relu=False), "negative values"),
     ("min-max per image", lambda f, w, c: _min_max(_weighted(f, w, c), axes=(1, 2)), "min-max"),
-    ("no zero guard", lambda f, w, c: _nan_unguarded(_weighted(f, w, c), axes=(1, 2)), "NaN"),
+    ("no zero guard", lambda f, w, c: _nan_unguarded(_weighted(f, w, c), axes=(1, 2)), "divide only when"),
     ("class 0's column for all", lambda f, w, c: _batch_normalized(_weighted(f, w, np.zeros(len(c), int))), None),
 ]
 
@@ -119,7 +120,7 @@ Q04_3_WRONG = [
     ("height and width swapped", _resize(cv2.INTER_LINEAR, swap=True), "expected shape (20, 30), got (30, 20)"),
     ("nearest neighbour", _resize(cv2.INTER_NEAREST), "nearest-neighbour"),
     ("bicubic", _resize(cv2.INTER_CUBIC), "bicubic"),
-    ("Lanczos", _resize(cv2.INTER_LANCZOS4), None),
+    ("Lanczos", _resize(cv2.INTER_LANCZOS4), "Lanczos"),
     ("repeat by whole factors", lambda cam, h, w: np.repeat(np.repeat(cam, -(-h // cam.shape[0]), 0),
                                                             -(-w // cam.shape[1]), 1)[:h, :w], None),
     ("TensorFlow nearest", lambda cam, h, w: tf.image.resize(cam[..., None], (h, w), method="nearest").numpy()[..., 0],
@@ -142,7 +143,7 @@ Q05_1_WRONG = [
      "same weights"),
     ("the lesson's axes (0, 1)", lambda g: g.mean(axis=(0, 1)), "axes (0, 1)"),
     ("mean over columns and channels", lambda g: g.mean(axis=(2, 3)), "columns and channels"),
-    ("max instead of mean", lambda g: g.max(axis=(1, 2)), None),
+    ("max instead of mean", lambda g: g.max(axis=(1, 2)), "largest gradients"),
 ]
 
 Q05_1_CORRECT = [
@@ -165,9 +166,9 @@ Q05_2_WRONG = [
      "OWN maximum"),
     ("no ReLU", lambda a, w: _batch_normalized(_gc(a, w), relu=False), "negative values"),
     ("min-max per image", lambda a, w: _min_max(_gc(a, w), axes=(1, 2)), "min-max"),
-    ("no zero guard", lambda a, w: _nan_unguarded(_gc(a, w), axes=(1, 2)), "NaN"),
+    ("no zero guard", lambda a, w: _nan_unguarded(_gc(a, w), axes=(1, 2)), "divide only when"),
     ("not divided by the max", lambda a, w: np.maximum(_gc(a, w), 0), "above 1"),
-    ("abs instead of ReLU", lambda a, w: _batch_normalized(np.abs(_gc(a, w))), None),
+    ("abs instead of ReLU", lambda a, w: _batch_normalized(np.abs(_gc(a, w))), "np.abs"),
 ]
 
 Q05_2_CORRECT = [
@@ -188,8 +189,9 @@ Q05_3_WRONG = [
     ("softmax output instead of the logit", ex05._grad_cam_variant(score="softmax"), "BEFORE the softmax"),
     ("weights averaged over the batch", ex05._grad_cam_variant(axes=(0, 1, 2)), "averaged over the batch"),
     ("no ReLU", ex05._grad_cam_variant(relu=False), "negative values"),
-    ("the layer argument ignored", lambda m, x, c, layer: ex05._grad_cam_variant()(m, x, c, "block3_out"), None),
-    ("the predicted class instead of the given one", _q05_3_predicted, None),
+    ("the layer argument ignored", lambda m, x, c, layer: ex05._grad_cam_variant()(m, x, c, "block3_out"),
+     "layer named `layer_name`"),
+    ("the predicted class instead of the given one", _q05_3_predicted, "PREDICTS"),
     ("min-max normalization", lambda m, x, c, layer: (lambda maps: _min_max(maps, axes=(1, 2)))(
         ex05._grad_cam_variant()(m, x, c, layer)), "min-max"),
 ]
@@ -348,7 +350,7 @@ Q07_2_WRONG = [
     ("no clamp", _pairwise_vectorized(clamp=False), "clamp"),  # case 2 cannot tell it from a clamped product
     ("the product clamped", _pairwise(fixtures.iou_clamping_the_product), "EACH side"),
     ("the overlap counted twice", _pairwise(fixtures.iou_over_the_sum), "twice"),
-    ("the table transposed", lambda a, b: np.transpose(_pairwise_vectorized()(a, b)), None),
+    ("the table transposed", lambda a, b: np.transpose(_pairwise_vectorized()(a, b)), "transposed"),
 ]
 
 Q07_2_CORRECT = [("a loop of one-pair IoUs", _pairwise(_iou_plain)), ("broadcast", _pairwise_vectorized()),
@@ -363,7 +365,7 @@ Q07_3_WRONG = [
     ("the mean IoU", ex07._mean_iou, "mean IoU"),
     ("the number of hits", ex07._hit_count, "number of hits"),
     ("the threshold ignored (always 0.5)", lambda p, g, iou_threshold=0.5: float(np.mean(
-        [b is not None and _iou_plain(b, t) >= 0.5 for b, t in zip(p, g)])), "iou_threshold=0.3"),
+        [b is not None and _iou_plain(b, t) >= 0.5 for b, t in zip(p, g)])), "argument looks ignored"),
 ]
 
 Q07_3_CORRECT = [
@@ -414,10 +416,10 @@ def _cam(predicted=False, **finish):
 
 Q08_1_WRONG = [
     ("no ReLU", _cam(relu=False), "negative values"),
-    ("no zero guard", _cam(guard=False), "NaN"),
-    ("the predicted class", _cam(predicted=True), None),
-    ("left at the feature map's size", _cam(size=False), "expected shape (20, 28), got (4, 4)"),
-    ("resized to (height, width) in OpenCV", _cam(swap=True), "expected shape (20, 28), got (28, 20)"),
+    ("no zero guard", _cam(guard=False), "divide only when"),
+    ("the predicted class", _cam(predicted=True), "PREDICTS"),
+    ("left at the feature map's size", _cam(size=False), "ORIGINAL size"),
+    ("resized to (height, width) in OpenCV", _cam(swap=True), "Height and width look swapped"),
     ("min-max normalization", _cam(minmax=True), "min-max"),
 ]
 

@@ -71,7 +71,11 @@ q2 = Exercise(
           "np.clip(x, 0, None) clamps; np.divide(..., out=..., where=...) skips the 0 / 0."],
     mistakes=[(lambda expected, got, case: np.ndim(got) == 1,
                "One IoU per index (boxes_a[i] with boxes_b[i]) instead of the (N, M) table of every pair: "
-               "broadcast with [:, None] and [None, :]."), *iou_mistakes(pairwise=True)],
+               "broadcast with [:, None] and [None, :]."),
+              (lambda expected, got, case: np.ndim(got) == 2 and np.shape(expected)[0] != np.shape(expected)[1] and
+               np.shape(got) == np.shape(expected)[::-1] and np.allclose(np.transpose(got), expected, atol=1e-6),
+               "Your table looks transposed: row i is boxes_a[i], column j is boxes_b[j], shape (N, M)."),
+              *iou_mistakes(pairwise=True)],
     notebook=NOTEBOOK,
     compare=close(atol=1e-6, rtol=1e-5),
     description="Write `pairwise_iou(boxes_a, boxes_b)`: (N, 4) and (M, 4) boxes -> the (N, M) array of IoUs.",
@@ -153,7 +157,9 @@ q3 = Exercise(
               (gives(_strict), "An IoU exactly at the threshold looks like a miss in your answer: the rule is "
                                "IoU >= iou_threshold."),
               (gives(_mean_iou), "This looks like the mean IoU: count the hits (IoU >= iou_threshold) instead."),
-              (gives(_hit_count), "This looks like the number of hits: divide by the number of images.")],
+              (gives(_hit_count), "This looks like the number of hits: divide by the number of images."),
+              (gives(lambda pred_boxes, gt_boxes, iou_threshold=0.5: box_accuracy(pred_boxes, gt_boxes)),
+               "The `iou_threshold` argument looks ignored (always 0.5): use the one you are given.")],
     notebook=NOTEBOOK,
     compare=close(atol=1e-6),
     description=("Write `gt_known_accuracy(pred_boxes, gt_boxes, iou_threshold=0.5)`: the fraction of images whose "

@@ -66,6 +66,28 @@ def _layer_cases(seed=0):
 
 _MAP_TOLERANCE = close(atol=0.02, rtol=0.0)  # resizing libraries differ by less than 1e-3 on these sizes
 
+
+def _cam_of_the_prediction(model, item):
+    """The CAM of the class the model predicts for the item, not of its label."""
+    from camlab.data import normalize_and_resize_img
+
+    image, _ = normalize_and_resize_img(item, model.input_shape[1:3])
+    predicted = int(np.argmax(np.asarray(model(np.asarray(image)[None]))[0]))
+    return _cam().generate_cam(model, {**item, "label": np.int64(predicted)})
+
+
+def _size_mistakes(expected, got, case):
+    """Maps of the wrong size: (width, height) for OpenCV's (height, width), or the feature map's size."""
+    want, have = np.shape(expected), np.shape(got)
+    return len(have) == 2 and have != want
+
+
+_SIZE = [(lambda expected, got, case: len(np.shape(got)) == 2 and np.shape(got) == np.shape(expected)[::-1] !=
+          np.shape(expected),
+          "Height and width look swapped: cv2.resize takes its size as (width, height)."),
+         (_size_mistakes, "Your map is not at the item's ORIGINAL size: resize it to item['image'].shape[:2] "
+                          "(height, width).")]
+
 q1 = Exercise(
     name="08 q1: CAM",
     func_name="generate_cam",
@@ -75,10 +97,12 @@ q1 = Exercise(
     hint=["Three steps: the feature map that the pooling layer averages, weighted by the Dense kernel's column "
           "of the item's label (its label, not the predicted class); ReLU and scale to a peak of 1; resize to the "
           "item's ORIGINAL height and width.",
-          "camlab.data.normalize_and_resize_img prepares the image; keras.Model(model.input, "
-          "model.get_layer('avg_pool').input) is the probe; model.get_layer('predictions').kernel; cv2.resize "
-          "takes (width, height)."],
-    mistakes=MAP_MISTAKES,
+          "camlab.data.normalize_and_resize_img prepares the image; a keras.Model built from model.input to an "
+          "inner layer's tensor reads the feature map; model.get_layer(name) finds the 'avg_pool' and "
+          "'predictions' layers; mind the order of cv2.resize's size."],
+    mistakes=[*_SIZE, (gives(_cam_of_the_prediction, _MAP_TOLERANCE),
+                       "This looks like the CAM of the class the model PREDICTS: use the item's label."),
+              *MAP_MISTAKES],
     notebook=NOTEBOOK,
     compare=_MAP_TOLERANCE,
     description=("Write `generate_cam(model, item)`: the CAM of the item's label, ReLU, divided by its max, "
@@ -107,7 +131,7 @@ q2 = Exercise(
           "resize to the original size.",
           "A probe returning the named layer's output and the 'avg_pool' output; tf.GradientTape; the logit is "
           "pooled @ kernel + bias of 'predictions'; tape.gradient; tf.reduce_mean over the spatial axes."],
-    mistakes=MAP_MISTAKES,
+    mistakes=[*_SIZE, *MAP_MISTAKES],
     notebook=NOTEBOOK,
     compare=_MAP_TOLERANCE,
     description=("Write `generate_grad_cam(model, activation_layer, item)`: Grad-CAM of the item's label on the "

@@ -126,11 +126,19 @@ def not_normalized(expected, got, case):
     return np.nanmax(have) > 1 + 1e-4 and np.nanmin(have) >= 0
 
 
+def has_nan(expected, got, case):
+    """NaN in the answer where the expected map is all zeros: 0 / 0 on a map with no positive value."""
+    have, want = np.asarray(got, np.float64), np.asarray(expected, np.float64)
+    return have.shape == want.shape and bool(np.isnan(have).any()) and not np.isnan(want).any()
+
+
+_NO_GUARD = ("NaN where the map has no positive value (0 / 0): divide only when the maximum is > 0; such a map "
+             "stays all zeros.")
 _NO_RELU = "Your map has negative values: apply the ReLU (np.maximum(cam, 0)) before dividing by the maximum."
 _MIN_MAX = ("Your map looks min-max normalized ((cam - min) / (max - min)): after the ReLU, divide by the maximum "
             "only, so a map that is positive everywhere keeps its lowest value above 0.")
 _NOT_DIVIDED = "Your map has values above 1: divide it by its maximum (when the maximum is > 0)."
-MAP_MISTAKES = [(has_negative, _NO_RELU), (min_max_of, _MIN_MAX), (not_normalized, _NOT_DIVIDED)]
+MAP_MISTAKES = [(has_nan, _NO_GUARD), (has_negative, _NO_RELU), (min_max_of, _MIN_MAX), (not_normalized, _NOT_DIVIDED)]
 BATCH_MISTAKES = [(scaled_per_map, "Some maps peak below 1: divide each image's map by its OWN maximum (axis=(1, "
                                    "2), keepdims=True), not by one maximum for the whole batch."), *MAP_MISTAKES]
 
