@@ -29,8 +29,8 @@ q1 = Exercise(
     hint=["IoU = overlap area / union area. The overlap of two boxes is itself a box (the inner edges of the "
           "two), and it can be empty: think about what its height and width are when the boxes are apart, in y, "
           "in x, or in both. Two empty boxes have an empty union too.",
-          "Python's max/min (or np.maximum/np.minimum) give the overlap's edges; max(0, side) clamps one side; "
-          "union = area A + area B - overlap; test union > 0 before dividing."],
+          "Python's max and min (or np.maximum and np.minimum) find the overlap's edges and clamp a negative side "
+          "to 0; the union counts the overlap once; compare the union with 0 before dividing."],
     mistakes=iou_mistakes(),
     notebook=NOTEBOOK,
     compare=close(atol=1e-6, rtol=1e-5),
