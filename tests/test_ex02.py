@@ -33,10 +33,25 @@ def test_expected_answers_are_the_layers_that_feed_the_pooling():
     assert not names & {"avg_pool", "predictions"}  # the course's names would make it a lookup
 
 
-def test_hidden_cases_are_other_weights_of_the_same_shapes():
+def test_hidden_cases_are_other_weights_and_other_names_of_the_same_shapes():
     hidden = ex02.q1.hidden_cases(3)
-    assert [c.expected.value[0] for c in hidden] == [c.expected.value[0] for c in ex02.q1.cases]
+    suffix = hidden[0].expected.value[0][len("trunk_conv2"):]
+    assert suffix.startswith("_") and suffix[1:].isdigit()
+    assert [c.expected.value[0] for c in hidden] == [c.expected.value[0] + suffix for c in ex02.q1.cases]
     assert not np.allclose(hidden[0].expected.value[1], ex02.q1.cases[0].expected.value[1])
+
+
+def test_a_lookup_by_the_public_layer_names_fails_the_hidden_cases():
+    from camlab.exercises.core import run_cases
+
+    answers = {tuple(layer.name for layer in c.args[0].layers): c.expected.value[0] for c in ex02.q1.cases}
+
+    def cam_parts(model):  # right kernel, the name looked up from the public models' names
+        return answers.get(tuple(layer.name for layer in model.layers), "?"), _kernel(model)
+
+    assert status(ex02.q1, cam_parts) == "correct"
+    cases = ex02.q1.cases + ex02.q1.hidden_cases(3)
+    assert ex02.q1.judge(run_cases(cam_parts, cases), cases, hidden=5).status == "incorrect"
 
 
 def _kernel(model):

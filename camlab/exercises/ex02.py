@@ -9,6 +9,8 @@ that break a lookup by position: a Dropout after the pooling, a nested backbone,
 that ends in an activation layer after its convolution. The reference is ``camlab.cam.find_feature_layer`` (the
 learner's function must not call it) and the kernel of the model's last Dense layer.
 """
+import functools
+
 import numpy as np
 
 from camlab.exercises.core import Case, Exercise, close, short_repr
@@ -40,75 +42,80 @@ def _weights(model, seed):
     return model
 
 
-def _conv_stack(x, names, keras):
+def _conv_stack(x, names, keras, tag=""):
     for i, name in enumerate(names):
-        x = keras.layers.Conv2D(4 + 2 * i, 3, strides=2, padding="same", activation="relu", name=name)(x)
+        x = keras.layers.Conv2D(4 + 2 * i, 3, strides=2, padding="same", activation="relu", name=name + tag)(x)
     return x
 
 
-def _plain(seed):
+def _plain(seed, tag=""):
     import keras
 
-    inputs = keras.Input((16, 16, 3), name="pixels")
-    x = _conv_stack(inputs, ["stem", "trunk_conv2"], keras)
-    x = keras.layers.GlobalAveragePooling2D(name="pool")(x)
-    outputs = keras.layers.Dense(3, activation="softmax", name="classifier")(x)
-    return _weights(keras.Model(inputs, outputs, name="plain"), seed)
+    inputs = keras.Input((16, 16, 3), name="pixels" + tag)
+    x = _conv_stack(inputs, ["stem", "trunk_conv2"], keras, tag)
+    x = keras.layers.GlobalAveragePooling2D(name="pool" + tag)(x)
+    outputs = keras.layers.Dense(3, activation="softmax", name="classifier" + tag)(x)
+    return _weights(keras.Model(inputs, outputs, name="plain" + tag), seed)
 
 
-def _dropout_head(seed):
+def _dropout_head(seed, tag=""):
     import keras
 
-    inputs = keras.Input((16, 16, 3), name="pixels")
-    x = _conv_stack(inputs, ["c1", "c2", "last_conv"], keras)
-    x = keras.layers.GlobalAveragePooling2D(name="gap")(x)
-    x = keras.layers.Dropout(0.3, name="drop")(x)
-    outputs = keras.layers.Dense(4, activation="softmax", name="scores")(x)
-    return _weights(keras.Model(inputs, outputs, name="dropout_head"), seed)
+    inputs = keras.Input((16, 16, 3), name="pixels" + tag)
+    x = _conv_stack(inputs, ["c1", "c2", "last_conv"], keras, tag)
+    x = keras.layers.GlobalAveragePooling2D(name="gap" + tag)(x)
+    x = keras.layers.Dropout(0.3, name="drop" + tag)(x)
+    outputs = keras.layers.Dense(4, activation="softmax", name="scores" + tag)(x)
+    return _weights(keras.Model(inputs, outputs, name="dropout_head" + tag), seed)
 
 
-def _nested(seed):
+def _nested(seed, tag=""):
     import keras
 
-    inner_in = keras.Input((16, 16, 3), name="backbone_input")
-    backbone = keras.Model(inner_in, _conv_stack(inner_in, ["b1", "b2_out"], keras), name="backbone")
-    inputs = keras.Input((16, 16, 3), name="pixels")
-    x = keras.layers.GlobalAveragePooling2D(name="global_pool")(backbone(inputs))
-    outputs = keras.layers.Dense(5, activation="softmax", name="head")(x)
-    return _weights(keras.Model(inputs, outputs, name="nested"), seed)
+    inner_in = keras.Input((16, 16, 3), name="backbone_input" + tag)
+    backbone = keras.Model(inner_in, _conv_stack(inner_in, ["b1", "b2_out"], keras, tag), name="backbone" + tag)
+    inputs = keras.Input((16, 16, 3), name="pixels" + tag)
+    x = keras.layers.GlobalAveragePooling2D(name="global_pool" + tag)(backbone(inputs))
+    outputs = keras.layers.Dense(5, activation="softmax", name="head" + tag)(x)
+    return _weights(keras.Model(inputs, outputs, name="nested" + tag), seed)
 
 
-def _sequential(seed):
+def _sequential(seed, tag=""):
     import keras
 
     model = keras.Sequential([keras.Input((16, 16, 3)),
-                              keras.layers.Conv2D(4, 3, strides=2, padding="same", activation="relu", name="s1"),
-                              keras.layers.Conv2D(6, 3, strides=2, padding="same", activation="relu", name="s2"),
-                              keras.layers.GlobalAveragePooling2D(name="s_pool"),
-                              keras.layers.Dense(2, activation="softmax", name="s_dense")], name="sequential_cam")
+                              keras.layers.Conv2D(4, 3, strides=2, padding="same", activation="relu", name="s1" + tag),
+                              keras.layers.Conv2D(6, 3, strides=2, padding="same", activation="relu", name="s2" + tag),
+                              keras.layers.GlobalAveragePooling2D(name="s_pool" + tag),
+                              keras.layers.Dense(2, activation="softmax", name="s_dense" + tag)],
+                             name="sequential_cam" + tag)
     return _weights(model, seed)
 
 
-def _activation_after_conv(seed):
+def _activation_after_conv(seed, tag=""):
     import keras
 
-    inputs = keras.Input((16, 16, 3), name="pixels")
-    x = keras.layers.Conv2D(4, 3, strides=2, padding="same", activation="relu", name="conv_a")(inputs)
-    x = keras.layers.Conv2D(6, 3, strides=2, padding="same", name="conv_b")(x)
-    x = keras.layers.BatchNormalization(name="conv_b_bn")(x)
-    x = keras.layers.Activation("relu", name="features_relu")(x)
-    x = keras.layers.GlobalAveragePooling2D(name="pooling")(x)
-    outputs = keras.layers.Dense(3, activation="softmax", name="logits_and_softmax")(x)
-    return _weights(keras.Model(inputs, outputs, name="bn_relu"), seed)
+    inputs = keras.Input((16, 16, 3), name="pixels" + tag)
+    x = keras.layers.Conv2D(4, 3, strides=2, padding="same", activation="relu", name="conv_a" + tag)(inputs)
+    x = keras.layers.Conv2D(6, 3, strides=2, padding="same", name="conv_b" + tag)(x)
+    x = keras.layers.BatchNormalization(name="conv_b_bn" + tag)(x)
+    x = keras.layers.Activation("relu", name="features_relu" + tag)(x)
+    x = keras.layers.GlobalAveragePooling2D(name="pooling" + tag)(x)
+    outputs = keras.layers.Dense(3, activation="softmax", name="logits_and_softmax" + tag)(x)
+    return _weights(keras.Model(inputs, outputs, name="bn_relu" + tag), seed)
 
 
 def _cases(seed=0):
+    # Hidden seeds: other weights, and every layer name with a suffix, so that a lookup by the public names fails.
+    tag = "" if seed == 0 else f"_{int(_rng(seed + 9).integers(10, 100))}"
+    _plain_, _dropout_, _nested_, _sequential_, _after_ = (functools.partial(builder, tag=tag) for builder in (
+        _plain, _dropout_head, _nested, _sequential, _activation_after_conv))
     return [
-        Case((_plain(seed),), label="a functional model: stem -> trunk_conv2 -> pool -> classifier"),
-        Case((_dropout_head(seed + 1),), label="a Dropout between the pooling and the Dense layer"),
-        Case((_nested(seed + 2),), label="the backbone nested as one layer (a Functional inside the model)"),
-        Case((_sequential(seed + 3),), label="a keras.Sequential model"),
-        Case((_activation_after_conv(seed + 4),),
+        Case((_plain_(seed),), label="a functional model: stem -> trunk_conv2 -> pool -> classifier"),
+        Case((_dropout_(seed + 1),), label="a Dropout between the pooling and the Dense layer"),
+        Case((_nested_(seed + 2),), label="the backbone nested as one layer (a Functional inside the model)"),
+        Case((_sequential_(seed + 3),), label="a keras.Sequential model"),
+        Case((_after_(seed + 4),),
              label="the last convolution followed by BatchNormalization and an Activation layer"),
     ]
 
@@ -129,16 +136,68 @@ def _compare(expected, got):
     return f"the kernel: {difference}" if difference else None
 
 
+# ----------------------------------------------------------------------------------------------------------
+# Typical mistakes, told from the answer and the case's model (the judge builds the cases itself)
+
+def _layers(model):
+    """Every layer of ``model``, the layers of nested models included, in order."""
+    for layer in model.layers:
+        yield layer
+        if hasattr(layer, "layers"):
+            yield from _layers(layer)
+
+
+def _named(got, case, kind):
+    """The answer names a layer of ``case``'s model that is an instance of ``kind`` (a class name)."""
+    name = got[0] if isinstance(got, (list, tuple)) and got else None
+    return any(layer.name == name and kind in [c.__name__ for c in type(layer).__mro__]
+               for layer in _layers(case.args[0]))
+
+
+def _by_position(expected, got, case):
+    model = case.args[0]
+    return got[0] != expected[0] and len(model.layers) >= 3 and got[0] == model.layers[-3].name
+
+
+def _conv_before_the_feature_map(expected, got, case):
+    return got[0] != expected[0] and _named(got, case, "Conv2D") and not _named(list(expected), case, "Conv2D")
+
+
+def _bias(expected, got, case):
+    import keras
+
+    dense = [layer for layer in case.args[0].layers if isinstance(layer, keras.layers.Dense)][-1]
+    return np.shape(got[1]) == tuple(dense.bias.shape) and np.allclose(got[1], np.asarray(dense.bias))
+
+
+_CAM_PARTS_MISTAKES = [
+    (lambda expected, got, case: got[0] != expected[0] and _named(got, case, "Functional"),
+     "That is the nested backbone as a whole: a CAM needs one layer's feature map, the one the backbone ends "
+     "with; look inside it (its .layers)."),
+    (_by_position, "A layer picked by its position (like the lesson's model.layers[-3]) breaks when the head has "
+                   "another layer (a Dropout here): walk back from the GlobalAveragePooling2D instead."),
+    (lambda expected, got, case: got[0] != expected[0] and _named(got, case, "GlobalAveragePooling2D"),
+     "That is the pooling layer itself: the feature map is what the pooling READS, the output of the layer "
+     "before it."),
+    (_conv_before_the_feature_map,
+     "That convolution is not the last step before the pooling (a BatchNormalization and an Activation follow "
+     "it): the feature map is the output the pooling reads, whatever layer type produces it."),
+    (_bias, "That is the Dense layer's bias (C,): the weights of the channels are its kernel, (K, C)."),
+]
+
+
 q1 = Exercise(
     name="What a CAM needs",
     func_name="cam_parts",
     cases=_cases,
     reference=_cam_parts,
-    hint=("Start from the output and walk back, by layer type, not by name or position: the classifier is the last "
-          "keras.layers.Dense (its weights: layer.kernel, shape (K, C)); its input came from the "
-          "GlobalAveragePooling2D, maybe through a Dropout; the layer whose output the pooling reads is the feature "
-          "map. model.summary() shows the chain. A nested backbone is one layer: look inside it "
-          "(model.get_layer(name).layers) for the layer that produces its output."),
+    hint=["A CAM needs two things: the feature map that global average pooling reads (the last thing the "
+          "convolutional part produces, whatever the layer type), and the classifier's weights, one per channel "
+          "and class. Find them by what the layers ARE and how they connect, walking back from the output, not "
+          "by their names or positions: heads can hold extra layers, and a backbone can be one nested layer.",
+          "isinstance(layer, keras.layers.Dense) / keras.layers.GlobalAveragePooling2D; a Dense layer's .kernel "
+          "is (K, C); model.summary() shows the chain; a nested model has its own .layers."],
+    mistakes=_CAM_PARTS_MISTAKES,
     notebook=NOTEBOOK,
     compare=_compare,
     forbidden=[_cam_parts, "camlab.cam.find_feature_layer"],

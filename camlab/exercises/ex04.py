@@ -105,6 +105,23 @@ def _q3_cases(seed=6):
 # ----------------------------------------------------------------------------------------------------------
 # Typical mistakes, told from the answers (expected vs got): the Incorrect verdict names them.
 
+def _abs_cam(features, weights, class_index):
+    cam = np.abs(np.asarray(features, np.float64) @ np.asarray(weights, np.float64)[:, class_index])
+    return cam / cam.max() if cam.max() > 0 else cam
+
+
+def _one_class_for_all(features, weights, class_indices):
+    """Every image's map for the first image's class."""
+    return _cam_batch(features, weights, [np.asarray(class_indices)[0]] * len(features))
+
+
+_ABS = ("Your map keeps the negative evidence as positive (np.abs?): the ReLU, np.maximum(cam, 0), sets it to "
+        "0.")
+_Q1_MISTAKES = [*MAP_MISTAKES, (gives(_abs_cam), _ABS)]
+_Q2_MISTAKES = [(gives(_one_class_for_all), "Every map looks computed for the first image's class: image n "
+                                            "needs the column of ITS class, class_indices[n]."), *BATCH_MISTAKES]
+
+
 def _upsample_mistakes():
     """Wrong resizes of ``upsample_cam``: as functions of the case's inputs."""
     resize = lambda method: (lambda cam, height, width: cv2.resize(np.asarray(cam, np.float32), (width, height),
@@ -114,6 +131,7 @@ def _upsample_mistakes():
                                            "(cv2.INTER_LINEAR)."),
         (gives(resize(cv2.INTER_CUBIC)), "This looks like bicubic resizing: the task asks for bilinear."),
         (gives(resize(cv2.INTER_AREA)), "This looks like area resizing (cv2.INTER_AREA): the task asks for bilinear."),
+        (gives(resize(cv2.INTER_LANCZOS4)), "This looks like Lanczos resizing: the task asks for bilinear."),
         (lambda expected, got, case: np.shape(got) == np.shape(expected)[::-1] and np.shape(got)[0] != np.shape(got)[1],
          "Height and width look swapped: OpenCV's size argument is (width, height)."),
     ]
@@ -127,9 +145,9 @@ q1 = Exercise(
     hint=["The class's map is a weighted sum of the K channels, one weight per channel, taken from the Dense "
           "kernel's column of that class. Keep only the positive evidence, then scale so that the peak is 1 - "
           "but a map with nothing positive must stay 0.",
-          "weights[:, class_index] is the column; the @ operator (or np.tensordot) sums over the last axis of "
-          "the features; np.maximum(x, 0) is the ReLU; test cam.max() > 0 before dividing."],
-    mistakes=MAP_MISTAKES,
+          "Slicing a 2-D array by column, the @ operator (or np.tensordot, np.einsum) for the weighted sum "
+          "over the channel axis, np.maximum for the ReLU, ndarray.max for the peak."],
+    mistakes=_Q1_MISTAKES,
     notebook=NOTEBOOK,
     compare=close(atol=1e-5),
     description=("Write `cam_from_features(features, weights, class_index)`: features (h, w, K), weights (K, C) "
@@ -147,7 +165,7 @@ q2 = Exercise(
           "Indexing the kernel with the class list picks all the columns at once; np.einsum (or a loop over "
           "the batch) weighs each image's channels; reductions take axis=(1, 2) and keepdims=True; "
           "np.divide has a where= argument."],
-    mistakes=BATCH_MISTAKES,
+    mistakes=_Q2_MISTAKES,
     notebook=NOTEBOOK,
     compare=close(atol=1e-5),
     description=("Write `cam_batch(features, weights, class_indices)`: features (N, h, w, K), weights (K, C), "

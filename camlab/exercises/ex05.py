@@ -114,6 +114,7 @@ _WEIGHT_MISTAKES = [
                                 "batch, axis 0 holds images; average over axes (1, 2)."),
     (gives(_over_axes((2, 3))), "The mean looks taken over columns and channels: average over rows and columns "
                                 "(axes 1 and 2), keep the channel axis."),
+    (gives(_over_axes((1, 2), np.max)), "These are the largest gradients, not their mean over the positions."),
 ]
 
 
@@ -131,6 +132,12 @@ q1 = Exercise(
     description="Write `channel_weights(gradients)`: (N, h, w, K) -> (N, K), the mean over positions per image.",
 )
 
+def _abs_maps(activations, weights):
+    maps = np.abs(np.einsum("nhwk,nk->nhw", np.asarray(activations, np.float64), np.asarray(weights, np.float64)))
+    peaks = maps.max(axis=(1, 2), keepdims=True)
+    return np.divide(maps, peaks, out=np.zeros_like(maps), where=peaks > 0)
+
+
 q2 = Exercise(
     name="Grad-CAM map from weights",
     func_name="grad_cam_from_weights",
@@ -140,7 +147,8 @@ q2 = Exercise(
           "positive part, and scale each map so that its own peak is 1 (an all-zero map stays 0).",
           "np.einsum (subscripts for image, row, column, channel) or broadcasting weights[:, None, None, :]; "
           "np.maximum; max over axis=(1, 2) with keepdims=True; np.divide(..., where=...)."],
-    mistakes=BATCH_MISTAKES,
+    mistakes=[*BATCH_MISTAKES, (gives(_abs_maps), "Your maps keep the negative evidence as positive (np.abs?): "
+                                                   "the ReLU, np.maximum(maps, 0), sets it to 0.")],
     notebook=NOTEBOOK,
     compare=close(atol=1e-5),
     description=("Write `grad_cam_from_weights(activations, weights)`: (N, h, w, K) and (N, K) -> (N, h, w) in "
@@ -171,7 +179,22 @@ def _grad_cam_variant(score="logit", axes=(1, 2), relu=True):
     return compute_grad_cam
 
 
+def _predicted_class(model, images, class_indices, layer_name):
+    """Grad-CAM of the class the model predicts instead of the one asked for."""
+    predicted = np.argmax(np.asarray(model(np.asarray(images, np.float32))), axis=-1)
+    return _grad_cam_variant()(model, images, predicted, layer_name)
+
+
+def _other_resolution(expected, got, case):
+    want, have = np.shape(expected), np.shape(got)
+    return len(have) == 3 and have[0] == want[0] and have[1:] != want[1:]
+
+
 _TAPE_MISTAKES = [
+    (_other_resolution, "Your maps have another size than the layer's output: take the activations of the layer "
+                        "named `layer_name` (model.get_layer(layer_name).output), not a fixed one."),
+    (gives(_predicted_class, close(atol=1e-4, rtol=1e-3)),
+     "These look like the maps of the class the model PREDICTS: use each image's class from `class_indices`."),
     (gives(_grad_cam_variant(score="softmax"), close(atol=1e-4, rtol=1e-3)),
      "These maps come from the gradient of the softmax probability: Grad-CAM differentiates the class score "
      "BEFORE the softmax (the logit, pooled @ kernel + bias)."),

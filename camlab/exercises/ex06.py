@@ -12,7 +12,7 @@ import numpy as np
 
 from camlab import boxes
 from camlab.exercises.core import Case, Exercise, box_close, gives
-from camlab.exercises.fixtures import blobs, gaussian, random_regions, rng
+from camlab.exercises.fixtures import Variants, blobs, gaussian, random_regions, rng
 
 NOTEBOOK = "06_detection"
 
@@ -29,19 +29,20 @@ def _unnormalized_with_halo():
 
 def _cam_cases(seed=0):
     generator = rng(seed + 20)
+    moved = Variants(rng(seed + 25), public=seed == 0).map  # hidden seeds: the same maps, padded and scaled
     return [
-        Case((blobs((32, 48), [(8, 20, 10, 30)]),), label="one rectangular region in a 32x48 map"),
-        Case((blobs((32, 48), [(2, 18, 3, 30), (25, 29, 40, 45)], [1.0, 0.8]),),
+        Case((moved(blobs((32, 48), [(8, 20, 10, 30)])),), label="one rectangular region in a 32x48 map"),
+        Case((moved(blobs((32, 48), [(2, 18, 3, 30), (25, 29, 40, 45)], [1.0, 0.8])),),
              label="a large region at the top and a small one further down (contours[0] is the small one)"),
-        Case((blobs((32, 48), [(2, 6, 3, 7), (12, 28, 20, 44)], [0.9, 1.0]),),
+        Case((moved(blobs((32, 48), [(2, 6, 3, 7), (12, 28, 20, 44)], [0.9, 1.0])),),
              label="a small region at the top and a large one further down"),
-        Case((np.zeros((24, 24), np.float32),), label="an all-zero map (no region at all)"),
-        Case((_unnormalized_with_halo(),), {"threshold": 0.5},
+        Case((moved(np.zeros((24, 24), np.float32)),), label="an all-zero map (no region at all)"),
+        Case((moved(_unnormalized_with_halo()),), {"threshold": 0.5},
              label="a map whose maximum is 5.0, threshold=0.5 (relative to the maximum)"),
-        Case((blobs((20, 30), [(10, 20, 0, 12)]),), label="a region touching the bottom and left borders"),
-        Case((gaussian((40, 60), (15, 38), 6.0) + gaussian((40, 60), (32, 8), 2.5, 0.7),),
+        Case((moved(blobs((20, 30), [(10, 20, 0, 12)]), pad=0),), label="a region touching the bottom and left borders"),
+        Case((moved(gaussian((40, 60), (15, 38), 6.0) + gaussian((40, 60), (32, 8), 2.5, 0.7)),),
              label="two smooth bumps of different sizes in a 40x60 map"),
-        Case((gaussian((40, 60), (20, 30), 8.0),), {"threshold": 0.6}, label="one smooth bump, threshold=0.6"),
+        Case((moved(gaussian((40, 60), (20, 30), 8.0)),), {"threshold": 0.6}, label="one smooth bump, threshold=0.6"),
         Case((random_regions(generator),), label="a large region and a small brighter one, at random places"),
         Case((random_regions(generator, (40, 56)),), label="the same kind of map, 40x56"),
     ]
@@ -116,15 +117,23 @@ def _rect_cases(seed=0):
     center = tuple(float(v) for v in generator.uniform(40, 100, 2))
     turned = cv2.boxPoints((center, tuple(float(v) for v in generator.uniform(20, 60, 2)),
                             float(generator.uniform(0, 90))))  # float32 (4, 2), as get_bbox gets them
+    # Hidden seeds: the hand-made corners and images k times larger (the same normalized boxes), and an image
+    # of another size for the corners on its edges.
+    k = 1 if seed == 0 else int(rng(seed + 26).integers(2, 4))
+    height, width = (48, 64) if seed == 0 else (int(v) for v in rng(seed + 27).integers(30, 90, 2))
+    big = lambda points: (np.asarray(points) * k).astype(np.asarray(points).dtype)
+    size = lambda shape: tuple(v * k for v in shape[:2]) + tuple(shape[2:])
     return [
-        Case((np.array([[20, 10], [120, 10], [120, 60], [20, 60]], np.int32), (100, 200)),
+        Case((big(np.array([[20, 10], [120, 10], [120, 60], [20, 60]], np.int32)), size((100, 200))),
              label="an upright rectangle in a 100x200 (HxW) image"),
-        Case((rotated, (120, 160)), label="a rectangle rotated by 30 degrees (cv2.boxPoints) in a 120x160 image"),
-        Case((rotated.astype(np.int32), (120, 160, 3)), label="the same corners as ints, image_shape (H, W, 3)"),
-        Case((np.array([[-15, 30], [70, -5], [90, 140], [5, 150]], np.int32), (130, 80)),
+        Case((big(rotated), size((120, 160))),
+             label="a rectangle rotated by 30 degrees (cv2.boxPoints) in a 120x160 image"),
+        Case((big(rotated.astype(np.int32)), size((120, 160, 3))),
+             label="the same corners as ints, image_shape (H, W, 3)"),
+        Case((big(np.array([[-15, 30], [70, -5], [90, 140], [5, 150]], np.int32)), size((130, 80))),
              label="corners outside a 130x80 image (clip to [0, 1])"),
-        Case((np.array([[0, 0], [63, 0], [63, 47], [0, 47]], np.int64), (48, 64)),
-             label="corners on the image's edges, 48x64"),
+        Case((np.array([[0, 0], [width - 1, 0], [width - 1, height - 1], [0, height - 1]], np.int64),
+              (height, width)), label=f"corners on the image's edges, {height}x{width}"),
         Case((turned, (140, 150)), label="a rectangle of random size, place and angle in a 140x150 image"),
     ]
 

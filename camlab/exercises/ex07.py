@@ -13,7 +13,7 @@ import numpy as np
 
 from camlab import boxes
 from camlab.exercises.core import Case, Exercise, close, gives
-from camlab.exercises.fixtures import iou_cases, iou_mistakes, random_box, rng
+from camlab.exercises.fixtures import Variants, iou_cases, iou_mistakes, random_box, rng
 
 NOTEBOOK = "07_iou"
 
@@ -29,8 +29,8 @@ q1 = Exercise(
     hint=["IoU = overlap area / union area. The overlap of two boxes is itself a box (the inner edges of the "
           "two), and it can be empty: think about what its height and width are when the boxes are apart, in y, "
           "in x, or in both. Two empty boxes have an empty union too.",
-          "Python's max/min (or np.maximum/np.minimum) give the overlap's edges; max(0, side) clamps one side; "
-          "union = area A + area B - overlap; test union > 0 before dividing."],
+          "Python's max and min (or np.maximum and np.minimum) find the overlap's edges and clamp a negative side "
+          "to 0; the union counts the overlap once; compare the union with 0 before dividing."],
     mistakes=iou_mistakes(),
     notebook=NOTEBOOK,
     compare=close(atol=1e-6, rtol=1e-5),
@@ -48,6 +48,7 @@ def _pairwise_cases(seed=0):
     b = np.array([[0.1, 0.2, 0.6, 0.7], [0.5, 0.5, 0.9, 0.9], [0.0, 0.25, 1.0, 0.75], [0.0, 0.0, 1.0, 1.0]],
                  np.float32)
     grid = np.array([[y, x, y + 0.3, x + 0.4] for y in (0.0, 0.35, 0.7) for x in (0.0, 0.3, 0.6)], np.float32)
+    a, b, grid = Variants(rng(seed + 72), public=seed == 0).boxes(a, b, grid)  # hidden seeds: the same IoUs
     return [
         Case((a[:1], b[:1]), label="one box against one box: shape (1, 1)"),
         Case((a, b), label="3 boxes against 4 (with disjoint pairs and a zero-area box): shape (3, 4)"),
@@ -70,7 +71,11 @@ q2 = Exercise(
           "np.clip(x, 0, None) clamps; np.divide(..., out=..., where=...) skips the 0 / 0."],
     mistakes=[(lambda expected, got, case: np.ndim(got) == 1,
                "One IoU per index (boxes_a[i] with boxes_b[i]) instead of the (N, M) table of every pair: "
-               "broadcast with [:, None] and [None, :]."), *iou_mistakes(pairwise=True)],
+               "broadcast with [:, None] and [None, :]."),
+              (lambda expected, got, case: np.ndim(got) == 2 and np.shape(expected)[0] != np.shape(expected)[1] and
+               np.shape(got) == np.shape(expected)[::-1] and np.allclose(np.transpose(got), expected, atol=1e-6),
+               "Your table looks transposed: row i is boxes_a[i], column j is boxes_b[j], shape (N, M)."),
+              *iou_mistakes(pairwise=True)],
     notebook=NOTEBOOK,
     compare=close(atol=1e-6, rtol=1e-5),
     description="Write `pairwise_iou(boxes_a, boxes_b)`: (N, 4) and (M, 4) boxes -> the (N, M) array of IoUs.",
@@ -107,15 +112,16 @@ def _accuracy_cases(seed=0):
     random_pred[int(generator.integers(0, 4))] = None
     gt = [[0.0, 0.0, 1.0, 1.0], [0.1, 0.1, 0.6, 0.6], [0.2, 0.3, 0.8, 0.9], [0.0, 0.5, 0.5, 1.0]]
     good = [[0.0, 0.0, 1.0, 0.9], [0.1, 0.1, 0.6, 0.55], [0.2, 0.3, 0.8, 0.85], [0.0, 0.5, 0.45, 1.0]]
+    moved = Variants(rng(seed + 73), public=seed == 0).boxes  # hidden seeds: other boxes, the same IoUs
     return [
-        Case((good, gt), label="four good boxes"),
-        Case(([good[0], None, good[2], [0.6, 0.0, 1.0, 0.4]], gt),
+        Case(moved(good, gt), label="four good boxes"),
+        Case(moved([good[0], None, good[2], [0.6, 0.0, 1.0, 0.4]], gt),
              label="a good box, no box (None), a good box, a box in the wrong place"),
-        Case(([[0.0, 0.0, 1.0, 0.5], [0.25, 0.25, 0.75, 0.5]], [gt[0], [0.25, 0.25, 0.75, 0.75]]),
+        Case(moved([[0.0, 0.0, 1.0, 0.5], [0.25, 0.25, 0.75, 0.5]], [gt[0], [0.25, 0.25, 0.75, 0.75]]),
              label="IoUs of exactly 0.5 (they count: IoU >= 0.5)"),
-        Case(([[0.0, 0.0, 1.0, 0.4], None, [0.2, 0.3, 0.5, 0.9]], gt[:3]), {"iou_threshold": 0.3},
+        Case(moved([[0.0, 0.0, 1.0, 0.4], None, [0.2, 0.3, 0.5, 0.9]], gt[:3]), {"iou_threshold": 0.3},
              label="iou_threshold=0.3"),
-        Case(([None, None], gt[:2]), label="no box at all"),
+        Case(moved([None, None], gt[:2]), label="no box at all"),
         Case((random_pred, random_gt), label="four random boxes grown a little (hits), one of them missing (None)"),
     ]
 
@@ -151,7 +157,9 @@ q3 = Exercise(
               (gives(_strict), "An IoU exactly at the threshold looks like a miss in your answer: the rule is "
                                "IoU >= iou_threshold."),
               (gives(_mean_iou), "This looks like the mean IoU: count the hits (IoU >= iou_threshold) instead."),
-              (gives(_hit_count), "This looks like the number of hits: divide by the number of images.")],
+              (gives(_hit_count), "This looks like the number of hits: divide by the number of images."),
+              (gives(lambda pred_boxes, gt_boxes, iou_threshold=0.5: box_accuracy(pred_boxes, gt_boxes)),
+               "The `iou_threshold` argument looks ignored (always 0.5): use the one you are given.")],
     notebook=NOTEBOOK,
     compare=close(atol=1e-6),
     description=("Write `gt_known_accuracy(pred_boxes, gt_boxes, iou_threshold=0.5)`: the fraction of images whose "

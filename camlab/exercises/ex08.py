@@ -14,7 +14,7 @@ import numpy as np
 
 from camlab import boxes
 from camlab.exercises.core import Case, Exercise, close, gives, short_repr
-from camlab.exercises.fixtures import MAP_MISTAKES, blobs, gaussian, iou_cases, iou_mistakes, random_regions, rng, \
+from camlab.exercises.fixtures import MAP_MISTAKES, Variants, blobs, gaussian, iou_cases, iou_mistakes, random_regions, rng, \
     tiny_cam_model
 
 NOTEBOOK = "08_project"
@@ -35,12 +35,25 @@ def _model_cases(layer=None, seed=0):
     model = tiny_cam_model()
     items = [(_item(seed + 1, 20, 28, 2), "a 20x28 image of class 2"),
              (_item(seed + 2, 36, 24, 3), "a 36x24 image of class 3"),
-             (_item(3, 16, 16, 4), "a 16x16 image of class 4 with no positive evidence (the map stays all zero)"),
+             (_item(3, 16, 16, 4) if seed == 0 else _all_zero_item(model, rng(seed + 3)),
+              "a 16x16 image of class 4 with no positive evidence (the map stays all zero)"),
              (_item(seed + 4, 24, 20, 0), "a 24x20 image of class 0 (its map is positive everywhere: min above 0)")]
     if layer is None:
         return [Case((model, item), label=label) for item, label in items]
     return [Case((model, name, item), label=f"{label}, layer {name!r}")
             for item, label in items for name in ("block2_out", "block1_out")]
+
+
+def _all_zero_item(model, generator, tries=50):
+    """A random 16x16 item of class 4 whose CAM and Grad-CAMs (both layers) are all zero: most are (the tiny
+    model has no positive evidence for class 4), so a hidden seed gets one the public cases do not show."""
+    cam = _cam()
+    for _ in range(tries):
+        item = _item(int(generator.integers(1000, 10**6)), 16, 16, 4)
+        if max(float(cam.generate_cam(model, item).max()),
+               *(float(cam.generate_grad_cam(model, layer, item).max()) for layer in ("block2_out", "block1_out"))) == 0:
+            return item
+    raise RuntimeError("no item with an all-zero map was found; change the seed of the case generator")
 
 
 def _layer_cases(seed=0):
@@ -53,6 +66,28 @@ def _layer_cases(seed=0):
 
 _MAP_TOLERANCE = close(atol=0.02, rtol=0.0)  # resizing libraries differ by less than 1e-3 on these sizes
 
+
+def _cam_of_the_prediction(model, item):
+    """The CAM of the class the model predicts for the item, not of its label."""
+    from camlab.data import normalize_and_resize_img
+
+    image, _ = normalize_and_resize_img(item, model.input_shape[1:3])
+    predicted = int(np.argmax(np.asarray(model(np.asarray(image)[None]))[0]))
+    return _cam().generate_cam(model, {**item, "label": np.int64(predicted)})
+
+
+def _size_mistakes(expected, got, case):
+    """Maps of the wrong size: (width, height) for OpenCV's (height, width), or the feature map's size."""
+    want, have = np.shape(expected), np.shape(got)
+    return len(have) == 2 and have != want
+
+
+_SIZE = [(lambda expected, got, case: len(np.shape(got)) == 2 and np.shape(got) == np.shape(expected)[::-1] !=
+          np.shape(expected),
+          "Height and width look swapped: cv2.resize takes its size as (width, height)."),
+         (_size_mistakes, "Your map is not at the item's ORIGINAL size: resize it to item['image'].shape[:2] "
+                          "(height, width).")]
+
 q1 = Exercise(
     name="08 q1: CAM",
     func_name="generate_cam",
@@ -62,10 +97,12 @@ q1 = Exercise(
     hint=["Three steps: the feature map that the pooling layer averages, weighted by the Dense kernel's column "
           "of the item's label (its label, not the predicted class); ReLU and scale to a peak of 1; resize to the "
           "item's ORIGINAL height and width.",
-          "camlab.data.normalize_and_resize_img prepares the image; keras.Model(model.input, "
-          "model.get_layer('avg_pool').input) is the probe; model.get_layer('predictions').kernel; cv2.resize "
-          "takes (width, height)."],
-    mistakes=MAP_MISTAKES,
+          "camlab.data.normalize_and_resize_img prepares the image; a keras.Model built from model.input to an "
+          "inner layer's tensor reads the feature map; model.get_layer(name) finds the 'avg_pool' and "
+          "'predictions' layers; mind the order of cv2.resize's size."],
+    mistakes=[*_SIZE, (gives(_cam_of_the_prediction, _MAP_TOLERANCE),
+                       "This looks like the CAM of the class the model PREDICTS: use the item's label."),
+              *MAP_MISTAKES],
     notebook=NOTEBOOK,
     compare=_MAP_TOLERANCE,
     description=("Write `generate_cam(model, item)`: the CAM of the item's label, ReLU, divided by its max, "
@@ -94,7 +131,7 @@ q2 = Exercise(
           "resize to the original size.",
           "A probe returning the named layer's output and the 'avg_pool' output; tf.GradientTape; the logit is "
           "pooled @ kernel + bias of 'predictions'; tape.gradient; tf.reduce_mean over the spatial axes."],
-    mistakes=MAP_MISTAKES,
+    mistakes=[*_SIZE, *MAP_MISTAKES],
     notebook=NOTEBOOK,
     compare=_MAP_TOLERANCE,
     description=("Write `generate_grad_cam(model, activation_layer, item)`: Grad-CAM of the item's label on the "
@@ -131,16 +168,19 @@ def _bbox_cases(seed=0):
     tilted[np.abs((yy - 24) - 0.5 * (xx - 32)) < 5] = 0.9  # a tilted band
     tilted[(np.abs(xx - 32) > 22)] = 0.0
     tilted[2:6, 55:60] = 1.0  # a brighter but small region
+    moved = Variants(rng(seed + 25), public=seed == 0).map  # hidden seeds: the same maps, padded and scaled
     return [
-        Case((blobs((32, 48), [(8, 20, 10, 30)]),), label="one upright region"),
-        Case((tilted,), label="a tilted band and a small bright square (take the largest region)"),
-        Case((blobs((32, 48), [(2, 18, 3, 30), (25, 29, 40, 45)], [1.0, 0.8]),),
+        Case((moved(blobs((32, 48), [(8, 20, 10, 30)])),), label="one upright region"),
+        Case((moved(tilted),), label="a tilted band and a small bright square (take the largest region)"),
+        Case((moved(blobs((32, 48), [(2, 18, 3, 30), (25, 29, 40, 45)], [1.0, 0.8])),),
              label="a large region at the top, a small one further down (contours[0] is the small one)"),
-        Case((np.zeros((24, 24), np.float32),), label="an all-zero map (the lesson crashed here)"),
-        Case((gaussian((40, 60), (20, 30), 8.0),), {"score_thresh": 0.5}, label="a smooth bump, score_thresh=0.5"),
+        Case((moved(np.zeros((24, 24), np.float32)),), label="an all-zero map (the lesson crashed here)"),
+        Case((moved(gaussian((40, 60), (20, 30), 8.0)),), {"score_thresh": 0.5},
+             label="a smooth bump, score_thresh=0.5"),
         Case((random_regions(rng(seed + 24)),), label="a large region and a small brighter one, at random places"),
-        Case((_faint_with_halo(),), label="a faint map (maximum 0.3) with a halo at 0.03: score_thresh is absolute"),
-        Case((_faint_with_halo() * 10.0,), {"score_thresh": 0.5},
+        # scaled by at most 1.5: the halo (0.03, 0.3) stays below score_thresh, a relative threshold keeps it
+        Case((moved(_faint_with_halo()),), label="a faint map (maximum 0.3) with a halo at 0.03: score_thresh is absolute"),
+        Case((moved(_faint_with_halo() * 10.0),), {"score_thresh": 0.5},
              label="a map whose maximum is 3.0 with a halo at 0.3, score_thresh=0.5 (absolute, not x max)"),
     ]
 

@@ -18,6 +18,51 @@ def rng(seed):
 
 
 # ----------------------------------------------------------------------------------------------------------
+# Hidden variants of the hand-made inputs. A public case's hand-made input (the map with a halo, the two point
+# boxes...) makes one mistake visible; its hidden twin keeps that edge with other numbers, so an answer that
+# special-cases the public inputs meets inputs it has not seen.
+
+class Variants:
+    """Moves hand-made inputs for hidden cases: ``public=True`` (the public seed) gives them back unchanged,
+    otherwise every call draws a new move from ``generator``."""
+
+    def __init__(self, generator, public):
+        self.generator, self.public = generator, bool(public)
+
+    def map(self, cam, pad=6, scale=(0.8, 1.5)):
+        """``cam`` with 0..``pad`` zero rows and columns added on each side (its regions keep their shape and
+        order) and its values times a factor drawn from ``scale`` (relative thresholds see the same mask)."""
+        if self.public:
+            return cam
+        cam = np.asarray(cam)
+        (top, bottom), (left, right) = (self.generator.integers(0, pad + 1, 2) for _ in range(2))
+        factor = float(self.generator.uniform(*scale))
+        return (np.pad(cam, ((int(top), int(bottom)), (int(left), int(right)))) * factor).astype(cam.dtype)
+
+    def boxes(self, *groups):
+        """Every box of ``groups`` (one box, or an (N, 4) list or array each) through one affine map per axis,
+        ``y -> o + s * y`` with s in {1/2, 3/4} and o a multiple of 1/16: IoUs stay the same (exactly, for boxes
+        whose coordinates are multiples of 1/16), the containers (list, float32 array) stay what they were."""
+        if self.public:
+            return groups if len(groups) > 1 else groups[0]
+        scale = self.generator.choice([0.5, 0.75], 2)
+        offset = np.array([self.generator.integers(0, int(16 * (1 - s)) + 1) / 16 for s in scale])
+        factors, offsets = np.tile(scale, 2), np.tile(offset, 2)
+
+        def move(group):
+            if group is None:  # "no box" stays no box
+                return None
+            if isinstance(group, np.ndarray):
+                return (offsets + factors * group.astype(np.float64)).astype(group.dtype)
+            if any(box is None or isinstance(box, (list, tuple, np.ndarray)) for box in group):
+                return [move(box) for box in group]
+            return [float(v) for v in offsets + factors * np.asarray(group, np.float64)]
+
+        moved = tuple(move(group) for group in groups)
+        return moved if len(moved) > 1 else moved[0]
+
+
+# ----------------------------------------------------------------------------------------------------------
 # Maps
 
 def blobs(shape, rects, values=None):
@@ -71,8 +116,9 @@ def scaled_per_map(expected, got, case):
     want, have = np.asarray(expected, np.float64), np.asarray(got, np.float64)
     if have.shape != want.shape or want.ndim != 3:
         return False
-    peaks = have.max(axis=(1, 2))
-    return bool((peaks < 1 - 1e-4).any()) and abs(peaks.max() - 1.0) < 1e-4 and np.allclose(have, want * peaks[:, None, None], atol=1e-4)
+    peaks, expected_peaks = have.max(axis=(1, 2)), want.max(axis=(1, 2))
+    dimmed = (peaks < 1 - 1e-4) & (expected_peaks > 0.5)  # a map that should peak at 1 (all-zero maps stay 0)
+    return bool(dimmed.any()) and abs(peaks.max() - 1.0) < 1e-4 and np.allclose(have, want * peaks[:, None, None], atol=1e-4)
 
 
 def not_normalized(expected, got, case):
@@ -81,11 +127,19 @@ def not_normalized(expected, got, case):
     return np.nanmax(have) > 1 + 1e-4 and np.nanmin(have) >= 0
 
 
+def has_nan(expected, got, case):
+    """NaN in the answer where the expected map is all zeros: 0 / 0 on a map with no positive value."""
+    have, want = np.asarray(got, np.float64), np.asarray(expected, np.float64)
+    return have.shape == want.shape and bool(np.isnan(have).any()) and not np.isnan(want).any()
+
+
+_NO_GUARD = ("NaN where the map has no positive value (0 / 0): divide only when the maximum is > 0; such a map "
+             "stays all zeros.")
 _NO_RELU = "Your map has negative values: apply the ReLU (np.maximum(cam, 0)) before dividing by the maximum."
 _MIN_MAX = ("Your map looks min-max normalized ((cam - min) / (max - min)): after the ReLU, divide by the maximum "
             "only, so a map that is positive everywhere keeps its lowest value above 0.")
 _NOT_DIVIDED = "Your map has values above 1: divide it by its maximum (when the maximum is > 0)."
-MAP_MISTAKES = [(has_negative, _NO_RELU), (min_max_of, _MIN_MAX), (not_normalized, _NOT_DIVIDED)]
+MAP_MISTAKES = [(has_nan, _NO_GUARD), (has_negative, _NO_RELU), (min_max_of, _MIN_MAX), (not_normalized, _NOT_DIVIDED)]
 BATCH_MISTAKES = [(scaled_per_map, "Some maps peak below 1: divide each image's map by its OWN maximum (axis=(1, "
                                    "2), keepdims=True), not by one maximum for the whole batch."), *MAP_MISTAKES]
 
@@ -177,21 +231,23 @@ def iou_mistakes(pairwise=False):
 
 
 def iou_cases(seed=0):
-    """Pairs of boxes for IoU: the hand-made ones (each makes a typical mistake visible), then random pairs."""
+    """Pairs of boxes for IoU: the hand-made ones (each makes a typical mistake visible; hidden seeds move them
+    without changing their IoU), then random pairs."""
     generator = rng(seed + 7)
+    moved = Variants(rng(seed + 70), public=seed == 0).boxes
     near = random_box(generator)
     shifted = [near[0] + 0.05, near[1] + 0.05, near[2] + 0.05, near[3] + 0.05]
     return [
-        Case(([0.1, 0.2, 0.6, 0.7], [0.1, 0.2, 0.6, 0.7]), label="two identical boxes"),
-        Case(([0.0, 0.0, 1.0, 0.5], [0.0, 0.25, 1.0, 0.75]), label="two boxes overlapping by half their width"),
-        Case(([0.2, 0.2, 0.6, 0.6], [0.0, 0.0, 1.0, 1.0]), label="a box inside another"),
-        Case(([0.1, 0.2, 0.5, 0.9], [0.3, 0.1, 0.8, 0.6]), label="two boxes overlapping at a corner"),
-        Case(([0.0, 0.0, 0.5, 0.4], [0.0, 0.6, 0.5, 1.0]), label="side by side, apart in x only"),
-        Case(([0.0, 0.0, 0.2, 0.2], [0.5, 0.5, 0.9, 0.9]), label="apart in both x and y"),
-        Case(([0.0, 0.0, 0.5, 0.5], [0.5, 0.0, 1.0, 0.5]), label="touching along an edge"),
-        Case(([0.3, 0.3, 0.3, 0.3], [0.3, 0.3, 0.3, 0.3]), label="two identical zero-area boxes (a point)"),
-        Case(([0.2, 0.4, 0.2, 0.8], [0.0, 0.0, 1.0, 1.0]), label="a zero-height box inside a box"),
-        Case((np.array([0.05, 0.1, 0.7, 0.55], np.float32), np.array([0.2, 0.3, 0.9, 0.95], np.float32)),
+        Case(moved([0.1, 0.2, 0.6, 0.7], [0.1, 0.2, 0.6, 0.7]), label="two identical boxes"),
+        Case(moved([0.0, 0.0, 1.0, 0.5], [0.0, 0.25, 1.0, 0.75]), label="two boxes overlapping by half their width"),
+        Case(moved([0.2, 0.2, 0.6, 0.6], [0.0, 0.0, 1.0, 1.0]), label="a box inside another"),
+        Case(moved([0.1, 0.2, 0.5, 0.9], [0.3, 0.1, 0.8, 0.6]), label="two boxes overlapping at a corner"),
+        Case(moved([0.0, 0.0, 0.5, 0.4], [0.0, 0.6, 0.5, 1.0]), label="side by side, apart in x only"),
+        Case(moved([0.0, 0.0, 0.2, 0.2], [0.5, 0.5, 0.9, 0.9]), label="apart in both x and y"),
+        Case(moved([0.0, 0.0, 0.5, 0.5], [0.5, 0.0, 1.0, 0.5]), label="touching along an edge"),
+        Case(moved([0.3, 0.3, 0.3, 0.3], [0.3, 0.3, 0.3, 0.3]), label="two identical zero-area boxes (a point)"),
+        Case(moved([0.2, 0.4, 0.2, 0.8], [0.0, 0.0, 1.0, 1.0]), label="a zero-height box inside a box"),
+        Case(moved(np.array([0.05, 0.1, 0.7, 0.55], np.float32), np.array([0.2, 0.3, 0.9, 0.95], np.float32)),
              label="float32 arrays, as TFDS gives them"),
         Case((near, shifted), label="a random box and the same box shifted by 0.05"),
         Case((random_box(generator), random_box(generator)), label="two random boxes"),
