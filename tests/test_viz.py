@@ -1,5 +1,6 @@
 """camlab.viz: dtypes, shapes, ranges, gray/RGBA input, drawn pixels, figures, and inputs left untouched."""
 import matplotlib
+import matplotlib.collections
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
@@ -379,7 +380,8 @@ def test_sanity_check_maps_colorbar_shows_full_colours_and_the_text_is_readable(
         (bar,) = [ax for ax in fig.axes if ax.get_label() == "<colorbar>"]
         assert fig.get_figwidth() <= viz.MAX_WIDTH + 1e-9
         assert bar.get_ylabel() == "map value"
-        (solids,) = bar.collections  # the bar's colours: the colormap itself, not washed out by the overlay's alpha
+        (solids,) = [c for c in bar.collections if isinstance(c, matplotlib.collections.QuadMesh)]  # its colours:
+        # the colormap itself, not washed out by the overlay's alpha (as a bar made from the 0.5-alpha picture was)
         assert solids.get_alpha() in (None, 1.0)
         assert all(len(ax.get_images()) == 1 for ax in fig.axes if ax.get_label() != "<colorbar>")
         assert viz.text_sizes_on_page(fig)[0][0] >= 7.5
