@@ -1,5 +1,6 @@
 """camlab.viz: dtypes, shapes, ranges, gray/RGBA input, drawn pixels, figures, and inputs left untouched."""
 import matplotlib
+import matplotlib.collections
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
@@ -217,3 +218,190 @@ def test_iou_histograms_one_panel_per_method_with_counts_marks_and_a_legend_off_
         viz.iou_histograms({"CAM": [0.5, 1.5]})
     with pytest.raises(ValueError, match="non-empty dict"):
         viz.iou_histograms({})
+
+
+# ---------------------------------------------------------------------------------------------------------
+# What a learner sees: text size once JupyterLab fits a figure to the page, colorbars, boxes, legends
+# ---------------------------------------------------------------------------------------------------------
+def _title_px(fig, text):
+    return [px for px, shown in viz.text_sizes_on_page(fig) if shown == text]
+
+
+def test_text_sizes_on_page_shrinks_wide_figures_and_skips_hidden_text():
+    narrow, ax = plt.subplots(figsize=(6, 3), dpi=100)
+    ax.set_title("title", fontsize=10)
+    wide, (left, right) = plt.subplots(1, 2, figsize=(24, 3), dpi=100)
+    left.set_title("title", fontsize=10)
+    right.axis("off")
+    try:
+        assert _title_px(narrow, "title") == [pytest.approx(10 * 100 / 72)]  # under 900 px: shown as drawn
+        (shrunk,) = _title_px(wide, "title")
+        assert shrunk == pytest.approx(10 * 100 / 72 * 900 / (wide.get_tightbbox().width * 100), rel=1e-6)
+        assert shrunk < 10 * 100 / 72 / 2  # about 24 inches shown 900 px wide: less than half the size
+        texts = [t for _, t in viz.text_sizes_on_page(wide)]
+        assert texts.count("0.0") == 2  # left's two axes' ticks; the hidden right axes draws none
+    finally:
+        plt.close(narrow)
+        plt.close(wide)
+
+
+def test_draw_boxes_default_width_grows_with_the_image():
+    def drawn(size, **kwargs):
+        return viz.draw_boxes(np.zeros((size, size, 3), np.uint8), [[0.25, 0.25, 0.75, 0.75]], colors=(255, 0, 0),
+                              **kwargs)
+
+    def edge_share(size):  # pixels of the top and bottom edges in the middle column, per image pixel
+        return np.sum(drawn(size)[:, size // 2, 0] == 255) / size
+
+    for size in (100, 150):  # the course's pictures: as before (2 pixels)
+        np.testing.assert_array_equal(drawn(size), drawn(size, thickness=2))
+    np.testing.assert_array_equal(drawn(512), drawn(512, thickness=5))
+    assert viz.box_thickness((512, 512)) == viz.box_thickness((340, 512, 3)) == 5
+    assert viz.box_thickness((60, 80)) == 2 and viz.box_thickness((260, 100)) == 3
+    assert edge_share(512) > 0.5 * edge_share(128)  # shown at one panel size, the box stays about as wide
+
+
+def test_compare_maps_stays_readable_on_the_page_and_names_identical_maps(rgb):
+    cam = np.linspace(0, 1, 48, dtype=np.float32).reshape(6, 8)
+    other = cam[::-1].copy()
+    maps = {"cam": cam, "grad_cam": cam + 1e-4, "layer_cam": cam * 10, "saliency": other, "guided_backprop": other}
+    fig = viz.compare_maps(rgb, maps, ncols=6)
+    try:
+        assert fig.get_figwidth() <= viz.MAX_WIDTH + 1e-9
+        titles = [ax.get_title() for ax in fig.axes if ax.get_images()]
+        # layer_cam is cam x 10: min-max normalized it is the same picture, and said to be
+        assert titles == ["image", "cam", "grad_cam (= cam)", "layer_cam (= cam)", "saliency",
+                          "guided_backprop (= saliency)"]
+        titles_px = [px for px, t in viz.text_sizes_on_page(fig) if t in titles]
+        assert min(titles_px) >= 10
+        assert viz.text_sizes_on_page(fig)[0][0] >= 8  # the smallest text, the colorbar's ticks
+    finally:
+        plt.close(fig)
+
+
+def test_compare_maps_boxes_on_a_large_photo_are_drawn_wide():
+    photo = np.full((340, 512, 3), 255, np.uint8)
+    cam = np.zeros((34, 51), np.float32)
+    cam[10:20, 10:40] = 1.0
+    fig = viz.compare_maps(photo, {"CAM": cam}, threshold=0.5, alpha=0.0, colorbar=False)
+    try:
+        shown = fig.axes[1].get_images()[0].get_array()
+        column = shown[:, 250]
+        magenta = np.all(column == viz.MAP_BOX_COLOR, axis=-1)
+        thin = viz.draw_boxes(photo, [[10 / 34, 10 / 51, 20 / 34, 40 / 51]], colors=viz.MAP_BOX_COLOR, thickness=2)
+        assert magenta.sum() > 2 * np.all(thin[:, 250] == viz.MAP_BOX_COLOR, axis=-1).sum()  # over twice as wide
+    finally:
+        plt.close(fig)
+
+
+def test_map_colorbar_after_tight_layout_keeps_the_rows_aligned_and_its_label_on_the_bar(rgb):
+    fig, axes = plt.subplots(2, 8, figsize=(18, 5))
+    for ax in axes.flat:
+        ax.imshow(rgb)
+        ax.axis("off")
+    plt.tight_layout()
+    bar = viz.map_colorbar(axes[1], shrink=0.8)
+    try:
+        fig.canvas.draw()
+        widths = [ax.get_window_extent().width for ax in axes.flat]
+        assert max(widths) - min(widths) < 1  # both rows' panels the same size, not the bar's row shrunk
+        assert bar.ax.get_ylabel() == "map value\n(1 = the map's maximum)"  # split: one line outruns the bar
+        label = bar.ax.yaxis.label.get_window_extent()
+        assert label.y0 >= bar.ax.get_window_extent().y0 - 2 and label.y1 <= bar.ax.get_window_extent().y1 + 2
+        figure = fig.bbox
+        assert figure.x0 <= label.x0 and label.x1 <= figure.x1  # inside the figure after drawing
+    finally:
+        plt.close(fig)
+    tall, ax = plt.subplots(figsize=(5, 5))
+    try:
+        ax.imshow(rgb)
+        assert viz.map_colorbar(ax).ax.get_ylabel() == viz.MAP_SCALE_LABEL  # room for one line: kept as is
+    finally:
+        plt.close(tall)
+
+
+def test_box_grid_labels_do_not_cover_each_other_or_run_out_of_the_panel():
+    image = np.zeros((300, 400, 3), np.uint8)
+    boxes = np.array([[0.10, 0.10, 0.50, 0.50], [0.12, 0.12, 0.48, 0.48], [0.2, 0.8, 0.4, 0.99],
+                      [0.6, 0.1, 0.65, 0.15], [0.6, 0.16, 0.65, 0.21], [0.6, 0.22, 0.65, 0.27]])
+    labels = ["first box", "second box", "near the right edge", "carton", "carton", "carton"]
+    fig = viz.box_grid([image, image, image, image, image], [boxes] * 5, labels=[labels] * 5)
+    try:
+        assert fig.get_figwidth() <= viz.MAX_WIDTH + 1e-9
+        fig.canvas.draw()
+        ax = fig.axes[0]
+        shown = [t for t in ax.texts if t.get_visible()]
+        extents = [t.get_window_extent() for t in shown]
+        for i in range(len(extents)):
+            for j in range(i):
+                assert not extents[i].overlaps(extents[j]), (shown[i].get_text(), shown[j].get_text())
+        assert [t.get_text() for t in ax.texts] == labels  # all written, in order
+        assert 1 <= [t.get_text() for t in shown].count("carton") < 3  # a repeat with no room is left out
+        panel = ax.get_window_extent()
+        edge = extents[[t.get_text() for t in shown].index("near the right edge")]
+        assert edge.x1 <= panel.x1 + 1  # right-aligned on its box instead of cut at the panel's edge
+        assert min(px for px, t in viz.text_sizes_on_page(fig) if t in labels) >= 8
+        drawn = ax.get_images()[0].get_array()
+        column = [tuple(c) for c in drawn[15:45, 100]]  # across the first box's top edge, at y = 30
+        first, last = column.index(viz.PALETTE[0]), len(column) - 1 - column[::-1].index(viz.PALETTE[0])
+        assert column[first - 1] == column[last + 1] == viz.OUTLINE_COLOR  # outlined on both sides
+    finally:
+        plt.close(fig)
+
+
+def test_iou_histograms_say_when_two_methods_have_the_same_ious():
+    a = np.random.default_rng(1).uniform(0, 1, 50)
+    fig = viz.iou_histograms({"CAM": a, "Grad-CAM top_activation": a.copy(), "other": a[::-1].copy()})
+    try:
+        titles = [ax.get_title().split("\n")[:2] for ax in fig.axes[:3]]
+        assert titles[1] == ["Grad-CAM top_activation", "(the same IoUs as CAM)"]
+        assert titles[0][0] == "CAM" and titles[0][1].startswith("mean ") and titles[2][1].startswith("mean ")
+    finally:
+        plt.close(fig)
+
+
+def _report(methods, same=()):
+    from camlab import evaluation
+
+    steps = ["original"] + [f"block{k}_conv{j}_bn" for k in (3, 2, 1) for j in (2, 1)]
+    rng = np.random.default_rng(0)
+    scores = {m: {k: rng.uniform(-1, 1, (len(steps), 3)) for k in ("spearman", "spearman_abs", "ssim")}
+              for m in methods}
+    for twin, of in same:
+        scores[twin] = {k: v + 0.001 for k, v in scores[of].items()}
+    maps = {m: rng.uniform(0, 1, (len(steps), 1, 6, 6)).astype(np.float32) for m in methods}
+    return evaluation.SanityCheck(steps, list(methods), scores, maps, "cascading", np.array([0, 1, 2]))
+
+
+def test_sanity_check_maps_colorbar_shows_full_colours_and_the_text_is_readable(rgb):
+    report = _report(("cam", "grad_cam", "saliency"))
+    fig = viz.sanity_check_maps(report, image=rgb, max_steps=7)
+    try:
+        (bar,) = [ax for ax in fig.axes if ax.get_label() == "<colorbar>"]
+        assert fig.get_figwidth() <= viz.MAX_WIDTH + 1e-9
+        assert bar.get_ylabel() == "map value"
+        (solids,) = [c for c in bar.collections if isinstance(c, matplotlib.collections.QuadMesh)]  # its colours:
+        # the colormap itself, not washed out by the overlay's alpha (as a bar made from the 0.5-alpha picture was)
+        assert solids.get_alpha() in (None, 1.0)
+        assert all(len(ax.get_images()) == 1 for ax in fig.axes if ax.get_label() != "<colorbar>")
+        assert viz.text_sizes_on_page(fig)[0][0] >= 7.5
+    finally:
+        plt.close(fig)
+
+
+def test_sanity_check_curves_say_which_lines_hide_each_other_and_keep_the_legend_off_them():
+    report = _report(("cam", "grad_cam", "saliency"), same=[("grad_cam", "cam")])
+    fig = viz.sanity_check_curves(report)
+    try:
+        (legend,) = fig.legends
+        names = [t.get_text() for t in legend.get_texts()]
+        assert names == ["cam", "grad_cam (within 0.01 of cam: drawn over it)", "saliency"]
+        cam_line, grad_line, saliency_line = fig.axes[0].get_lines()[:3]
+        assert grad_line.get_linestyle() == "--" and cam_line.get_linewidth() > grad_line.get_linewidth()
+        assert saliency_line.get_linestyle() == "-"
+        fig.canvas.draw()
+        box = legend.get_window_extent()
+        assert all(box.y1 <= ax.get_window_extent().y0 for ax in fig.axes)  # below every panel's data area
+        assert viz.text_sizes_on_page(fig)[0][0] >= 8
+    finally:
+        plt.close(fig)

@@ -175,11 +175,12 @@ def short_name(label):
     return IMAGENET_NAMES[int(label)].split(", ")[0]
 
 
-def plot_photos(names=None, ncols=4, thickness=3):
+def plot_photos(names=None, ncols=4, thickness=None):
     """A figure of the photos (all, or those in ``names``) with every hand-drawn box, labelled by class.
 
     Boxes of the same class share a colour within a photo; titles give the photo's name and main label.
-    Returns the ``matplotlib.figure.Figure``.
+    ``thickness``: box width in pixels (default: ``viz.box_thickness`` of each photo). Returns the
+    ``matplotlib.figure.Figure``.
     """
     from camlab import viz
 
