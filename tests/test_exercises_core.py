@@ -490,3 +490,13 @@ def test_a_mistake_on_a_hidden_case_is_named_but_its_input_and_answers_are_not_s
     assert result.status == "incorrect"
     assert result.message == ("On hidden case 1 of 1 (its input is not shown): your answer differs from the "
                               "reference's. You divided by 2: multiply.")
+
+
+def test_use_names_the_exercise_as_the_notebook_imports_it_and_the_reference_behind_a_lazy_lambda(capsys):
+    from camlab.exercises import ex05, ex08
+
+    assert "05" not in ex05.q2.name  # its title has no "q2": the module's attribute name is found instead
+    assert ex05.q2._variable_name() == "q2"
+    ex08.q1.use(fn=lambda model, item: None)
+    assert capsys.readouterr().out.strip() == (
+        "Using camlab's `camlab.cam.generate_cam` (your `generate_cam` has not passed `q1.check()` yet)")

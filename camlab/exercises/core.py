@@ -519,6 +519,8 @@ class Exercise:
         self.notebook = notebook
         self.forbidden = list(forbidden) if forbidden is not None else [reference]
         self.points = points
+        caller = inspect.currentframe().f_back
+        self._module = caller.f_globals.get("__name__") if caller is not None else None  # to find `q1` for messages
         self.partial_credit = partial_credit
         self._cases_source = cases
         self._cases = None
@@ -691,7 +693,7 @@ class Exercise:
         if fn is None:
             fn = _lookup(self.func_name, _caller_globals())
         passed = getattr(self, "_passed", None)
-        check = f"{_short_name(self.name)}.check()"
+        check = f"{self._variable_name()}.check()"
         if passed is not None and fn is passed:
             chosen, why = fn, f"your `{self.func_name}` (it passed `{check}`)"
         else:
@@ -699,11 +701,28 @@ class Exercise:
             state = ("is not defined yet" if fn is _MISSING else
                      "changed since it passed: run `{check}` again" if passed is not None else
                      f"has not passed `{check}` yet").format(check=check)
-            why = f"camlab's `{_qualified(self.reference)}` (your `{self.func_name}` {state})"
+            why = f"camlab's `{self._reference_name()}` (your `{self.func_name}` {state})"
         LOG.append({"event": "use", "exercise": self.name, "func_name": self.func_name,
                     "yours": chosen is not self.reference, "time": time.time()})
         _show(f"<div><b>Using</b> {html.escape(why)}</div>", f"Using {why}")
         return chosen
+
+    def _variable_name(self):
+        """The name the notebook imports this exercise by (``q1``): found in the module that made it."""
+        import sys
+
+        module = sys.modules.get(self._module or "")
+        for name, value in (vars(module).items() if module is not None else ()):
+            if value is self and re.fullmatch(r"q\d+", name):
+                return name
+        return _short_name(self.name)
+
+    def _reference_name(self):
+        """The reference's dotted name; for a lambda that defers an import, the forbidden name it stands for."""
+        name = _qualified(self.reference)
+        if "<lambda>" in name:
+            name = next((f for f in self.forbidden if isinstance(f, str)), name)
+        return name
 
     # ---- help --------------------------------------------------------------------------------------------------
     def _log_view(self, what, **extra):
