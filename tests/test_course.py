@@ -246,12 +246,12 @@ def test_sanitize_cfg_masks_what_varies_and_keeps_the_lesson():
 def test_solutions_shown_by_q_solution_are_the_notebooks_solution_blocks():
     import re
 
-    from camlab.exercises import core, ex01, ex02, ex03, ex04, ex05, ex06, ex07, ex08, ex11
+    from camlab.exercises import core, ex01, ex02, ex03, ex04, ex05, ex06, ex07, ex08, ex09, ex11
 
     assert course.solutions_path().read_text(encoding="utf-8") == course.solutions_text(), \
         "camlab/exercises/solutions.json is stale: run `python -m camlab student`"
     collected = core.notebook_solutions()
-    for module in (ex01, ex02, ex03, ex04, ex05, ex06, ex07, ex08, ex11):
+    for module in (ex01, ex02, ex03, ex04, ex05, ex06, ex07, ex08, ex09, ex11):
         source = Path(module.__file__).read_text(encoding="utf-8")
         assert not re.search(r"^[A-Z_]+_SOLUTION\b", source, re.MULTILINE), module.__name__  # one source only
         for exercise in module.EXERCISES:
