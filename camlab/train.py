@@ -13,6 +13,7 @@ import json
 import numbers
 import os
 import platform
+import sys
 import time
 import zipfile
 
@@ -58,12 +59,17 @@ class ProgressBar(keras.callbacks.Callback):
         own below it (all four do not fit a 100-column notebook bar, which would cut them off)."""
         if self.bar is not None:
             logs = logs or {}
-            self.bar.set_postfix(_scores(logs, ""))
-            self.bar.close()
-            validation = _scores(logs, "val_")
-            if validation:
-                text = ", ".join(f"{k}={v}" for k, v in validation.items())
-                self.bar.write(f"{' ' * len(self.bar.desc)}  validation: {text}", file=self.bar.fp)
+            desc = f"epoch {epoch + 1}/{self.epochs}"
+            validation = ", ".join(f"{k}={v}" for k, v in _scores(logs, "val_").items())
+            if self.bar.disable:  # output piped to a log: no bar was drawn, so one plain line per epoch
+                training = ", ".join(f"{k}={v}" for k, v in _scores(logs, "").items())
+                print(f"{desc}: {training}" + (f"; validation: {validation}" if validation else ""),
+                      file=sys.stderr, flush=True)
+            else:
+                self.bar.set_postfix(_scores(logs, ""))
+                self.bar.close()
+                if validation:
+                    self.bar.write(f"{' ' * len(desc)}  validation: {validation}", file=self.bar.fp)
             self.bar = None
 
 

@@ -109,6 +109,18 @@ def test_progress_bar_ends_with_the_scores_and_puts_validation_on_its_own_line(m
     assert validation == " " * len("epoch 1/2") + "  validation: loss=2.000, acc=0.125"
 
 
+def test_progress_bar_piped_to_a_log_prints_one_plain_line_per_epoch(capsys):
+    """With output piped (no terminal, no notebook) tqdm draws nothing; each epoch still leaves its scores."""
+    bar = training.ProgressBar(2, 0, steps=3)
+    for epoch in range(2):
+        bar.on_epoch_begin(epoch)
+        assert bar.bar.disable  # pytest's captured stderr is not a terminal
+        bar.on_train_batch_end(0, {"loss": 1.5, "accuracy": 0.25})
+        bar.on_epoch_end(epoch, {"loss": 1.25, "accuracy": 0.5, "val_loss": 2.0, "val_accuracy": 0.125})
+    assert capsys.readouterr().err.splitlines() == [
+        f"epoch {n}/2: loss=1.250, acc=0.500; validation: loss=2.000, acc=0.125" for n in (1, 2)]
+
+
 def test_strategy_builds_and_trains_in_scope():
     strategy = tf.distribute.OneDeviceStrategy("/cpu:0")
     train_ds, val_ds = _data()
