@@ -45,3 +45,13 @@ def check_reference_and_solution(exercise, **namespace):
 def check_stub_not_attempted(exercise):
     assert status(exercise, stub) == "not_attempted"
     assert status(exercise, None) == "not_attempted"
+
+
+def graded(exercise, fn, seed):
+    """The grader's verdict: public and hidden cases (drawn with the instructor's ``seed``) run as in a kernel, then
+    judged with the hidden count, as ``camlab grade`` does."""
+    from camlab.grading.judge import exercise_cases
+
+    cases, hidden = exercise_cases(exercise, seed)
+    assert hidden > 0, f"{exercise.name} has no hidden cases"
+    return exercise.judge(run_cases(fn, cases, exercise.forbidden), cases, hidden=hidden, scope="graded")

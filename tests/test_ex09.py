@@ -12,8 +12,8 @@ import camlab.boxes
 from camlab import metrics
 from camlab.boxes import cam_to_bbox, iou
 from camlab.exercises import ex09
-from camlab.exercises.core import run_cases
-from camlab.grading.judge import exercise_cases
+
+import exercise_helpers
 from exercise_helpers import (check_reference_is_delegation, check_stub_not_attempted, reference_status,
                               solution_function, status)
 
@@ -21,10 +21,7 @@ SEED = 2029  # the instructor's seed for the hidden cases in these tests
 
 
 def graded(exercise, fn, seed=SEED):
-    """The grader's verdict: public and hidden cases run like in a kernel, judged with the hidden count."""
-    cases, hidden = exercise_cases(exercise, seed)
-    assert hidden > 0, f"{exercise.name} has no hidden cases"
-    return exercise.judge(run_cases(fn, cases, exercise.forbidden), cases, hidden=hidden, scope="graded")
+    return exercise_helpers.graded(exercise, fn, seed)
 
 
 def _solution(exercise):

@@ -9,18 +9,11 @@ import tensorflow as tf
 import camlab.boxes
 import camlab.metrics
 from camlab.exercises import ex10
-from camlab.exercises.core import run_cases
-from camlab.grading.judge import exercise_cases
+
 from exercise_helpers import (check_reference_and_solution, check_reference_is_delegation, check_stub_not_attempted,
-                              status)
+                              graded, status)
 
 SEEDS = (2027, 5)  # instructor seeds for the hidden cases
-
-
-def graded(exercise, fn, seed):
-    cases, hidden = exercise_cases(exercise, seed)
-    assert hidden > 0, f"{exercise.name} has no hidden cases"
-    return exercise.judge(run_cases(fn, cases, exercise.forbidden), cases, hidden=hidden, scope="graded")
 
 
 def test_module_lists_its_exercises_for_its_notebook():

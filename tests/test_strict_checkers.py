@@ -14,16 +14,14 @@ import tensorflow as tf
 import camlab.data
 from camlab.exercises import ex04, ex05, ex06, ex07, ex08
 from camlab.exercises.core import run_cases
-from camlab.grading.judge import exercise_cases
+
+import exercise_helpers
 
 SEED = 2027  # the instructor's seed for the hidden cases in these tests
 
 
 def graded(exercise, fn, seed=SEED):
-    """The grader's verdict: public and hidden cases run like in a kernel, judged with the hidden count."""
-    cases, hidden = exercise_cases(exercise, seed)
-    assert hidden > 0, f"{exercise.name} has no hidden cases"
-    return exercise.judge(run_cases(fn, cases, exercise.forbidden), cases, hidden=hidden, scope="graded")
+    return exercise_helpers.graded(exercise, fn, seed)
 
 
 def _normalized(cam):
