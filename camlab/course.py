@@ -562,6 +562,9 @@ def execute_notebook(path, timeout=600, cwd=None, inplace=True, kernel_name=None
 
     path = Path(path)
     nb = read_notebook(path)
+    # widget state saved by an earlier run (e.g. TFDS's build bars) describes widgets this run never made, and
+    # names that run's paths: drop it, so only what this run shows is stored (camlab's own bars are text)
+    nb.metadata.pop("widgets", None)
     with tempfile.TemporaryDirectory(prefix="camlab-kernel-") as kernels:
         if kernel_name is None:
             km = AsyncKernelManager(kernel_name="camlab-python", kernel_spec_manager=KernelSpecManager(

@@ -194,8 +194,9 @@ def test_clean_outputs_keeps_the_finished_progress_bar_and_merges_streams():
 
 
 @pytest.mark.slow
-def test_execute_notebook_stores_outputs_and_drops_tf_noise(tmp_path):
-    nb = new_notebook(metadata={"camlab": dict(META)})
+def test_execute_notebook_stores_outputs_drops_tf_noise_and_stale_widget_state(tmp_path):
+    stale = {"application/vnd.jupyter.widget-state+json": {"state": {"0a1b": {"model_name": "HTMLModel"}}}}
+    nb = new_notebook(metadata={"camlab": dict(META), "widgets": stale})
     nb.cells = [
         new_code_cell("import sys, os\nprint('W0000 00:00:1.5  12 gpu_device.cc:2342] noise', file=sys.stderr)\n"
                       "print('kept warning', file=sys.stderr)\nprint(os.path.basename(os.getcwd()))"),
@@ -210,6 +211,7 @@ def test_execute_notebook_stores_outputs_and_drops_tf_noise(tmp_path):
     assert sorted((o.output_type, o.get("name"), o.get("text")) for o in first) == [
         ("stream", "stderr", "kept warning\n"), ("stream", "stdout", "run_here\n")]
     assert [o.output_type for o in second] == ["execute_result"] and second[0].data["text/plain"] == "42"
+    assert "widgets" not in done.metadata and done.metadata["camlab"] == META   # an earlier run's widget state
     with pytest.raises(SystemExit) as exit_:  # checked by argparse before any notebook runs
         course.execute_main([str(tmp_path / "missing.ipynb")])
     assert exit_.value.code == 2
