@@ -367,3 +367,15 @@ def test_every_notebook_with_exercises_declares_its_module_so_that_the_grader_sc
     key = json.loads((tmp_path / "handout-key.json").read_text())
     graded = {item["id"]: item["module"] for item in key["notebooks"] if item["exercises"]}
     assert graded == imported
+
+
+def test_every_notebook_has_exercises_each_with_staged_hints_and_hidden_cases():
+    import importlib
+
+    names = course_exercise_modules()
+    assert len(names) == len(list(notebooks_dir().glob("[0-9][0-9]_*.ipynb")))  # an exercise in every notebook
+    exercises = [q for name in names for q in importlib.import_module(name).EXERCISES]
+    assert len(exercises) >= 26
+    for q in exercises:
+        assert len(q.hints) >= 2, f"{q.name}: hint 1 (the idea) and hint 2 (the API)"
+        assert q.has_hidden_cases, f"{q.name}: its cases take a seed, so the grader can draw hidden ones"
