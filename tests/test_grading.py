@@ -405,3 +405,92 @@ def test_release_key_is_checked(tmp_path):
         read_key(tmp_path / "bad.json")
     with pytest.raises(FileNotFoundError, match="writes one"):
         read_key(tmp_path / "none.json")
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Cells the course author lets grading skip (``grading-skip``).
+
+def tagged(source, *tags):
+    cell = new_code_cell(source)
+    cell.metadata["tags"] = list(tags)
+    return cell
+
+
+def skip_course():
+    """A solution notebook for ex00 whose set-up cell (defining SLOW) and check cell carry the tag."""
+    nb = notebook(HEAD)
+    nb.cells += [tagged("SLOW = 'ran'\nimport time", "grading-skip"),
+                 new_code_cell("def clip01(x):\n    ### BEGIN SOLUTION\n    return np.clip(x, 0, 1)\n"
+                               "    ### END SOLUTION"),
+                 tagged("q1.check()", "grading-skip"),
+                 new_code_cell(f"### BEGIN SOLUTION\n{NORMALIZE}\n### END SOLUTION")]
+    return nb
+
+
+def test_only_the_instructors_locked_cells_are_skipped(monkeypatch):
+    from camlab.grading import locked
+
+    solution = skip_course()
+    instructor = make_student(solution)
+    monkeypatch.setattr(locked, "_instructor_notebook", lambda module_name: instructor)
+    assert [locked.is_skippable(c) for c in instructor.cells] == [False, True, False, False, False]  # not a check
+    submitted = nbformat.from_dict(json.loads(json.dumps(solution)))
+    submitted.cells[2].metadata["tags"] = ["grading-skip"]  # the learner's own cell: tag ignored
+    submitted.cells[2].metadata["camlab"] = {"locked": True}  # and so is a forged "locked" record
+    submitted.cells[1].metadata["tags"] = []  # removing the tag from the instructor's cell changes nothing
+    restored, _ = locked.restore_locked(submitted, instructor)
+    assert locked.skipped_cells(restored, "camlab.exercises.ex00") == [1]
+    assert locked.skipped_cells(restored, "camlab.exercises.ex99") == [1]  # (the same fake instructor)
+    monkeypatch.setattr(locked, "_instructor_notebook", lambda module_name: None)
+    assert locked.skipped_cells(restored, "camlab.exercises.ex00") == []
+
+
+def test_names_a_skipped_cell_defines():
+    from camlab.grading.locked import defined_names
+
+    assert defined_names(["import numpy as np\nimport os.path\nfrom a import b as c\nx, (y, z) = 1, (2, 3)\n"
+                          "def f():\n    inner = 1\nclass K: pass\nfor i in range(3): pass\n"
+                          "with open('f') as h: pass\nif (w := 5): pass\ndel y"]) == {
+        "np", "os", "c", "x", "y", "z", "f", "inner", "K", "i", "h", "w"}
+    # what cannot be told: any NameError then counts
+    for source in ["from numpy import *", "globals()['x'] = 1", "%timeit 1", "def broken(:"]:
+        assert defined_names([source]) is None, source
+
+
+@pytest.mark.slow
+def test_skipped_cells_are_not_run_and_a_missing_name_regrades_with_every_cell(tmp_path, monkeypatch):
+    from camlab.grading import locked
+
+    solution = skip_course()
+    instructor = make_student(solution)
+    monkeypatch.setattr(locked, "_instructor_notebook", lambda module_name: instructor)
+    ids = [cell.id for cell in instructor.cells]
+
+    def variant(clip):
+        nb = nbformat.from_dict(json.loads(json.dumps(solution)))
+        nb.cells[2].source = clip
+        return nb
+
+    folder = tmp_path / "submissions"
+    for learner, nb in {"sam": solution, "tina": variant("def clip01(x):\n    assert SLOW == 'ran'\n"
+                                                         "    return np.clip(x, 0, 1)"),
+                        "vic": variant("def clip01(x):\n    return np.clip(x, 0, undefined_bound)")}.items():
+        (folder / learner).mkdir(parents=True)
+        nbformat.write(nb, str(folder / learner / "00_demo.ipynb"))
+    report = grading.grade_folder(folder, tmp_path / "out", show_progress=False, seed=3, warm=False,
+                                  course=["camlab.exercises.ex00"])
+    assert report["kernels"]["skip_tag"] == "grading-skip"
+    status = {name: {k: v["status"] for k, v in learner["results"].items()}
+              for name, learner in report["learners"].items()}
+    kernel = {name: learner["notebooks"][0]["kernel"] for name, learner in report["learners"].items()}
+    assert status["sam"] == {"00_demo:q1": "correct", "00_demo:q2": "correct"}
+    assert kernel["sam"]["skipped_cells"] == [ids[1]] and "regraded" not in kernel["sam"]
+    ran = {cell_id for cell_id, _ in kernel["sam"]["slowest_cells"]}
+    assert ids[1] not in ran and {ids[0], ids[3]} <= ran  # the tagged check cell ran all the same
+    # tina's function needs SLOW, which only the skipped cell defines: graded again with every cell, fairly
+    assert status["tina"]["00_demo:q1"] == "correct"
+    assert kernel["tina"]["regraded"].startswith("NameError on SLOW (defined in a cell skipped for grading)")
+    assert kernel["tina"]["skipped_cells"] == [] and ids[1] in {c for c, _ in kernel["tina"]["slowest_cells"]}
+    # a NameError on a name no skipped cell defines is the learner's own: no second run
+    assert status["vic"]["00_demo:q1"] == "error" and "regraded" not in kernel["vic"]
+    assert "undefined_bound" in report["learners"]["vic"]["results"]["00_demo:q1"]["message"]
