@@ -156,8 +156,8 @@ def main(argv=None):
 
     print("Step 1/5  dataset: building or locating the embedded default ...")
     (train_ds, val_ds, test_ds), info = data.load(split=("train", "validation", "test"), data_dir=args.data_dir)
-    print(f"          {info.name} {info.version}: {info.splits['train'].num_examples} train / "
-          f"{info.splits['test'].num_examples} test images, {info.features['label'].num_classes} classes")
+    sizes = " / ".join(f"{info.splits[name].num_examples} {name}" for name in ("train", "validation", "test"))
+    print(f"          {info.name} {info.version}: {sizes} images, {info.features['label'].num_classes} classes")
 
     print("Step 2/5  model")
     model = get_model(args, train_ds, val_ds, info)  # with --train, checkpoints are chosen on validation

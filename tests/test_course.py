@@ -13,6 +13,13 @@ from camlab.paths import notebooks_dir
 META = {"id": "00_demo", "exercises": "camlab.exercises.ex00", "version": "0.1.0"}
 
 
+def course_exercise_modules():
+    """The exercise modules that the course notebooks declare (``metadata.camlab.exercises``), in notebook order."""
+    names = (nbformat.read(str(p), as_version=4).metadata.get("camlab", {}).get("exercises")
+             for p in sorted(notebooks_dir().glob("[0-9][0-9]_*.ipynb")))
+    return [name for name in names if name]
+
+
 def solution_notebook():
     nb = new_notebook(metadata={"camlab": dict(META), "kernelspec": {"name": "python3", "display_name": "Python 3",
                                                                    "language": "python"}})
@@ -246,12 +253,16 @@ def test_sanitize_cfg_masks_what_varies_and_keeps_the_lesson():
 def test_solutions_shown_by_q_solution_are_the_notebooks_solution_blocks():
     import re
 
-    from camlab.exercises import core, ex01, ex02, ex03, ex04, ex05, ex06, ex07, ex08, ex11
+    import importlib
+
+    from camlab.exercises import core
 
     assert course.solutions_path().read_text(encoding="utf-8") == course.solutions_text(), \
         "camlab/exercises/solutions.json is stale: run `python -m camlab student`"
     collected = core.notebook_solutions()
-    for module in (ex01, ex02, ex03, ex04, ex05, ex06, ex07, ex08, ex11):
+    modules = [importlib.import_module(name) for name in course_exercise_modules()]
+    assert len(modules) >= 10
+    for module in modules:
         source = Path(module.__file__).read_text(encoding="utf-8")
         assert not re.search(r"^[A-Z_]+_SOLUTION\b", source, re.MULTILINE), module.__name__  # one source only
         for exercise in module.EXERCISES:
@@ -331,3 +342,26 @@ def test_nbgrader_release_marks_solutions_locked_cells_and_graded_checks(tmp_pat
     assert check.source == "_result = q2.check()\nassert _result.correct, _result.message"
     meta = check.metadata["nbgrader"]
     assert (meta["grade"], meta["points"], meta["locked"], meta["solution"]) == (True, 3, True, False)
+
+
+def test_every_notebook_with_exercises_declares_its_module_so_that_the_grader_scores_them(tmp_path, capsys):
+    """The grader's course list (the release key) comes from each notebook's ``metadata.camlab.exercises``: a notebook
+    that imports its exercises without declaring them would have them silently left out of every grade."""
+    import json
+    import re
+
+    imported = {}
+    for path in sorted(notebooks_dir().glob("[0-9][0-9]_*.ipynb")):
+        nb = nbformat.read(str(path), as_version=4)
+        modules = {m for cell in nb.cells if cell.cell_type == "code"
+                   for m in re.findall(r"from (camlab\.exercises\.ex\d\d) import", cell.source)}
+        assert len(modules) <= 1, f"{path.name} imports several exercise modules: {sorted(modules)}"
+        declared, wanted = nb.metadata.get("camlab", {}).get("exercises"), (modules.pop() if modules else None)
+        assert declared == wanted, f"{path.name}: metadata.camlab.exercises is {declared!r}, its cells import {wanted!r}"
+        if declared:
+            imported[path.stem] = declared
+    release_main(["--out", str(tmp_path / "handout")])
+    capsys.readouterr()
+    key = json.loads((tmp_path / "handout-key.json").read_text())
+    graded = {item["id"]: item["module"] for item in key["notebooks"] if item["exercises"]}
+    assert graded == imported

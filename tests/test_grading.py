@@ -12,6 +12,7 @@ from nbformat.v4 import new_code_cell, new_notebook
 
 from camlab import grading
 from camlab.course import make_student
+from camlab.grading.submissions import module_exists
 
 META = {"camlab": {"id": "00_demo", "exercises": "camlab.exercises.ex00", "version": "0.1.0"}}
 HEAD = "import numpy as np\nfrom camlab.exercises.ex00 import q1, q2"
@@ -222,16 +223,20 @@ def test_submissions_are_found_per_folder_or_flat(tmp_path):
 
 
 def test_notebooks_without_exercises_are_listed_not_run(tmp_path, capsys):
+    # a course notebook without exercises: camlab metadata with an id but no exercises module, and a file number
+    # that no camlab.exercises module has (whichever course notebooks have exercises by now)
+    number = next(f"{n:02d}" for n in range(99, 0, -1) if not module_exists(f"camlab.exercises.ex{n:02d}"))
+    appendix = f"{number}_appendix"
     submissions = tmp_path / "subs"
     (submissions / "lea").mkdir(parents=True)
-    nbformat.write(notebook("raise SystemExit('must not run')", metadata={"camlab": {"id": "10_real_photos"}}),
-                   str(submissions / "lea" / "10_real_photos.ipynb"))
+    nbformat.write(notebook("raise SystemExit('must not run')", metadata={"camlab": {"id": appendix}}),
+                   str(submissions / "lea" / f"{appendix}.ipynb"))
     nbformat.write(notebook("x = 1", metadata={}), str(submissions / "lea" / "scratch.ipynb"))
     (submissions / "lea" / "link.ipynb").symlink_to(submissions / "lea" / "scratch.ipynb")
     assert grading.main([str(submissions), "--out", str(tmp_path / "out"), "--course", "camlab.exercises.ex00"]) == 0
     entries = json.loads((tmp_path / "out" / "results.json").read_text())["learners"]["lea"]["notebooks"]
     assert [(e["file"], e["problems"]) for e in entries] == [
-        ("lea/10_real_photos.ipynb", ["course notebook '10_real_photos' has no exercises to grade; it was not run"]),
+        (f"lea/{appendix}.ipynb", [f"course notebook '{appendix}' has no exercises to grade; it was not run"]),
         ("lea/scratch.ipynb", ["could not tell which course notebook this is (no camlab metadata, no "
                                "`from camlab.exercises.exNN import` line, no NN_ file name); it was not run"])]
     assert (tmp_path / "out" / "results.csv").read_text().splitlines() == [
