@@ -118,13 +118,14 @@ class Kernels:
     (``root``), and, under bubblewrap, the warm kernels' template (``zygote.Zygote``).
 
     ``choose()`` names the kernelspec for the next notebook: the warm one while the template is ready
-    (restarted once if it died), else the fresh one; ``why_fresh`` says why the warm one was not used."""
+    (restarted once if it died or stopped answering), else the fresh one; ``why_fresh`` says why the warm one
+    was not used."""
 
     def __init__(self, folder, root=None, zygote=None, why_fresh=None, cgroup=None, restarts=1):
         self.folder, self.root, self.zygote, self.cgroup = Path(folder), root, zygote, cgroup
         self.why_fresh = why_fresh
         self.restarts = restarts
-        self._ready = False
+        self._ready = self._stale = False
 
     def __fspath__(self):  # (where a kernels folder was expected)
         return str(self.folder)
@@ -137,14 +138,16 @@ class Kernels:
         if work_dir is not None and self.root is not None and \
                 Path(self.root).resolve() not in Path(work_dir).resolve().parents:
             return KERNEL_NAME, "fresh"
-        if self._ready and not self.zygote.alive():
-            self._ready = False
-            if self.restarts > 0:
-                self.restarts -= 1
-                self.zygote.start()
-            else:
+        if self._ready and not self.zygote.alive():  # it died between notebooks (out of memory?)
+            self._ready, self._stale = False, True
+        if self._stale:
+            if self.restarts <= 0:
                 self.give_up(self.zygote.failure or "the template stopped twice")
                 return KERNEL_NAME, "fresh"
+            self.restarts -= 1
+            self.zygote.stop()
+            self.zygote.start()
+            self._stale = False
         if not self._ready:
             self._ready = self.zygote.ready(own_pids=self.cgroup.pids if self.cgroup else set)
             if not self._ready:
@@ -161,12 +164,12 @@ class Kernels:
     def after_kernel(self, kind):
         """After a notebook's kernel was shut down: the template ends what the notebook left in the sandbox.
         Returns the pids that cleaning the cgroup must spare (the template's)."""
-        if self.zygote is None:
+        if self.zygote is None or not self._ready:
             return set()
-        if kind == "warm" and not self.zygote.clean():
-            self.give_up(self.zygote.failure)
+        if not self.zygote.clean():  # (a kernel killed it?) its sandbox is ended; the next notebook restarts it
+            self._ready, self._stale = False, True
             return set()
-        return set(self.zygote.pids) if self.zygote.alive() else set()
+        return set(self.zygote.pids)
 
     def stop(self):
         if self.zygote is not None:
@@ -446,7 +449,7 @@ async def _run_once(nb, limits, kernels, name, kind, work_dir, after, skip):
         problems.append(f"a message from the kernel bigger than {limits.message_mb} MB was dropped "
                         f"({'in cell ' + str(where) if where != 'checks' else 'while checking the exercises'}); "
                         f"an output is missing")
-    slowest = sorted(seconds, key=seconds.get, reverse=True)[:5]
+    slowest = [i for i in sorted(seconds, key=seconds.get, reverse=True)[:12] if seconds[i] >= 0.5]
     timing = {"cells_seconds": round(sum(seconds.values()), 1),
               "slowest_cells": [[nb.cells[i].get("id"), round(seconds[i], 1)] for i in slowest]}
     return problems, errors, started, timing

@@ -199,17 +199,23 @@ def serve(listen_fd, memory_mb, file_mb, folders):
     selector = selectors.DefaultSelector()
     selector.register(listener, selectors.EVENT_READ)
     child = None  # (pid, the proxy's connection)
+
+    def end_child(status):
+        """The kernel ended (``status``, as ``waitstatus_to_exitcode`` gives it): tell its proxy."""
+        nonlocal child
+        try:
+            _send(child[1], {"exit": status})
+        except OSError:
+            pass
+        selector.unregister(child[1])
+        child[1].close()
+        child = None
+
     while True:
         events = selector.select(timeout=0.05)
         ended = _reap()
         if child and child[0] in ended:
-            try:
-                _send(child[1], {"exit": ended[child[0]]})
-            except OSError:
-                pass
-            selector.unregister(child[1])
-            child[1].close()
-            child = None
+            end_child(ended[child[0]])
             _clean(scratch, keep)
         for key, _ in events:
             if key.fileobj is listener:
@@ -225,8 +231,14 @@ def serve(listen_fd, memory_mb, file_mb, folders):
                     conn.close()
                 elif request.get("op") == "clean":
                     if child:
-                        os.kill(child[0], signal.SIGKILL)
-                    _send(conn, {"clean": _clean(scratch, keep)})
+                        try:
+                            os.kill(child[0], signal.SIGKILL)
+                        except OSError:
+                            pass
+                    clean = _clean(scratch, keep)  # (this reaps the kernel too)
+                    if child:
+                        end_child(-signal.SIGKILL)
+                    _send(conn, {"clean": clean})
                     conn.close()
                 elif request.get("op") == "fork" and child is None:
                     _clean(scratch, keep)  # a pristine sandbox for every notebook
@@ -313,7 +325,7 @@ class Zygote:
                      str(int(self.memory_mb)), str(int(self.file_mb)), json.dumps(self.folders)]
             self.process = subprocess.Popen(self.sandbox_argv(inner), pass_fds=[listener.fileno()],
                                             cwd=str(self.cwd), stdin=subprocess.DEVNULL,
-                                            stdout=subprocess.DEVNULL, stderr=open(os.environ.get("ZDEBUG", os.devnull), "a"),
+                                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                                             start_new_session=True)
         finally:
             listener.close()
