@@ -54,8 +54,9 @@ PREVIEW_SKIP = {
     "camlab.exercises.ex08": ["f6d832e0", "23ac79a1", "f8dc1b37", "36dd6e04", "7507b3a2", "bd17ee28", "a8ea3857",
         "6ce1ff3a", "0c93d77a", "d17c6499"],
     "camlab.exercises.ex10": ["f1e32e64"],
-    "camlab.exercises.ex11": ["64dcedb4", "4b6e1342", "8c774bc0", "03569c93", "24e5f244", "8b5383e2", "eeb6bb4e",
-        "be30ea63", "2c911b03", "6f83c1d0", "2b112c55", "d73b2ed4", "b4638b43", "e7597ef5", "955a763c"],
+    "camlab.exercises.ex11": ["64dcedb4", "4b6e1342", "8a6ba421", "8c774bc0", "03569c93", "24e5f244", "8b5383e2",
+        "eeb6bb4e", "be30ea63", "2c911b03", "6f83c1d0", "2b112c55", "d73b2ed4", "b4638b43", "66d32c86", "e7597ef5",
+        "955a763c"],
 }
 
 

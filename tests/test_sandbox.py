@@ -301,8 +301,9 @@ def test_warm_kernels_are_fresh_forks_and_nothing_they_start_outlives_them(tmp_p
 
         second, problems, _, info = run(
             warm, "import os\nprint('left' in globals(), os.path.exists('/tmp/left.txt'), "
-                  "os.path.exists(os.path.expanduser('~/home.txt')))")
-        assert info["kernel"] == "warm" and _text(second.cells[0]).split() == ["False", "False", "False"]
+                  "os.path.exists(os.path.expanduser('~/home.txt')), 'PRELOAD' in globals())")
+        # nothing of the last notebook, nor of the template's own module, in the new kernel
+        assert info["kernel"] == "warm" and _text(second.cells[0]).split() == ["False"] * 4
 
         _, problems, _, info = run(warm, "import os\nos._exit(3)", "print('never')")
         assert info["kernel"] == "warm" and problems == [

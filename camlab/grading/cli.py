@@ -313,7 +313,8 @@ def main(argv=None):
     defaults = Limits()
     parser = cli.parser("grade", description=(
         "Grade a folder of submitted notebooks (one folder per learner). Runs the learners' code: each notebook "
-        "runs from a private copy in a fresh kernel under time and memory limits."))
+        "runs from a private copy in a kernel of its own (a fresh fork of a per-learner template that has "
+        "imported TensorFlow, under bubblewrap) under time and memory limits."))
     parser.add_argument("submissions", type=Path, help="folder with one folder of notebooks per learner")
     parser.add_argument("--out", type=Path, required=True, help="folder for results.csv, results.json, feedback/")
     parser.add_argument("--jobs", type=cli.positive_int, default=1, help="learners graded at the same time (default 1)")

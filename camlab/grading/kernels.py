@@ -196,7 +196,8 @@ def _warm_kernels(folder, root, limits, isolation, cgroup, hide):
     config_path.write_text(json.dumps(config, indent=1))
     scratch = sorted({*config["hide"], sandbox.SANDBOX_HOME, "/dev/shm"})
     template = zygote.Zygote(folder, root, lambda inner: sandbox.kernel_argv(config_path, inner),
-                             limits.memory_mb, limits.file_mb, scratch=scratch, keep=[str(root), sandbox.SANDBOX_HOME])
+                             limits.memory_mb, limits.file_mb, scratch=scratch,
+                             keep=[str(root), sandbox.SANDBOX_HOME, *config["keep"]])
     try:
         template.start()
     except OSError as error:
