@@ -115,7 +115,7 @@ def main():
                                                   course=None if args.full else ["camlab.exercises.ex00"])
                     seconds[isolation, mode, jobs] = elapsed = time.perf_counter() - start
                     notebooks = [n for learner in report["learners"].values() for n in learner["notebooks"]]
-                    kinds = sorted({n.get("kernel", {}).get("kernel", "?") for n in notebooks})
+                    kinds = sorted({n["kernel"]["kernel"] for n in notebooks if n.get("kernel")})
                     regraded = sum(1 for n in notebooks if n.get("kernel", {}).get("regraded"))
                     statuses = sorted({v["status"] for learner in report["learners"].values()
                                        for v in learner["results"].values()})

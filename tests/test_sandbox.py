@@ -2,7 +2,8 @@
 
 The isolated path itself is exercised by tests/test_grading.py and tests/test_attacks.py wherever bubblewrap
 works; here: how the platform is detected (on fake cgroup trees), the sandbox's command line, the fallback's
-warning and clean-up, shard slicing and merging.
+warning and clean-up, shard slicing and merging, the dropped-message report, and warm kernels (forks of the
+learner's template: pristine, interruptible, and ending everything they start).
 """
 import json
 import os
