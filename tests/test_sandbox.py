@@ -2,7 +2,8 @@
 
 The isolated path itself is exercised by tests/test_grading.py and tests/test_attacks.py wherever bubblewrap
 works; here: how the platform is detected (on fake cgroup trees), the sandbox's command line, the fallback's
-warning and clean-up, shard slicing and merging.
+warning and clean-up, shard slicing and merging, the dropped-message report, and warm kernels (forks of the
+learner's template: pristine, interruptible, and ending everything they start).
 """
 import json
 import os
@@ -225,7 +226,8 @@ async def after(execute):
     pass
 before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 with kernels.grader_kernels(limits, sandbox.detect()) as folder:
-    asyncio.run(kernels.run_in_kernel(nb, limits, folder, Path(tempfile.mkdtemp()), after))
+    problems, errors, info = asyncio.run(kernels.run_in_kernel(nb, limits, folder, Path(tempfile.mkdtemp()), after))
+print(problems)
 print((resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) // 1024)
 """
 
@@ -240,3 +242,83 @@ def test_a_300_mb_message_from_the_kernel_never_reaches_the_graders_memory():
     assert done.returncode == 0, done.stderr[-2000:]
     growth_mb = int(done.stdout.split()[-1])
     assert growth_mb < 100  # without the cap the grader's peak grows by about 860 MB
+    # and the lost output is reported, not dropped silently
+    assert "a message from the kernel bigger than 32 MB was dropped (in cell 0); an output is missing" in done.stdout
+
+
+def _templates(root):
+    """Processes running the warm kernels' template (or a kernel forked from it) for kernels root ``root``."""
+    found = []
+    for entry in Path("/proc").glob("[0-9]*"):
+        try:
+            argv = (entry / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if len(argv) > 2 and argv[1].endswith(b"zygote.py") and argv[2] == b"serve" and str(root).encode() in b" ".join(argv):
+            found.append(int(entry.name))
+    return found
+
+
+def _text(cell):
+    return "".join(o.get("text", "") for o in cell.get("outputs", []) if o.get("output_type") == "stream")
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not sandbox.detect().bwrap, reason="warm kernels need bubblewrap")
+def test_warm_kernels_are_fresh_forks_and_nothing_they_start_outlives_them(tmp_path):
+    import asyncio
+    import tempfile
+
+    from camlab.grading import kernels
+
+    limits = kernels.Limits(cell_timeout=5, timeout=60, memory_mb=4096)
+
+    def run(kernels_, *sources):
+        nb = new_notebook(cells=[new_code_cell(s) for s in sources])
+        work = Path(tempfile.mkdtemp(dir=kernels_.root, prefix=sandbox.temp_prefix("grade"))) / "work"
+        work.mkdir()
+
+        async def after(execute):
+            pass
+
+        problems, errors, info = asyncio.run(kernels.run_in_kernel(nb, limits, kernels_, work, after))
+        return nb, problems, errors, info
+
+    with kernels.grader_kernels(limits, sandbox.detect()) as warm:
+        first, problems, errors, info = run(
+            warm, "import sys, os, subprocess\nprint('tensorflow' in sys.modules, os.getcwd())",
+            "left = 42\nopen('/tmp/left.txt', 'w').write('x')\nopen(os.path.expanduser('~/home.txt'), 'w').write('x')\n"
+            "kids = [subprocess.Popen(['sleep', '3137']), subprocess.Popen(['setsid', 'sleep', '3138'])]",
+            "while True:\n    pass",
+            "print('alive after the interrupt')")
+        assert info["kernel"] == "warm" and not problems, (info, problems)
+        assert _text(first.cells[0]).split()[0] == "True"  # TensorFlow came with the fork
+        assert _text(first.cells[0]).split()[1].endswith("/work")  # the notebook's own working folder
+        assert errors == [{"cell": 2, "error": "stopped after 5 s (time limit)"}]  # interrupted by message
+        assert "alive after the interrupt" in _text(first.cells[3])
+        assert not any(b"sleep\x00313" in (p / "cmdline").read_bytes() for p in Path("/proc").glob("[0-9]*")
+                       if (p / "cmdline").exists())  # not even the one that left its session
+        assert len(_templates(warm.root)) == 1  # the template only: its kernel is gone
+
+        second, problems, _, info = run(
+            warm, "import os\nprint('left' in globals(), os.path.exists('/tmp/left.txt'), "
+                  "os.path.exists(os.path.expanduser('~/home.txt')), 'PRELOAD' in globals())")
+        # nothing of the last notebook, nor of the template's own module, in the new kernel
+        assert info["kernel"] == "warm" and _text(second.cells[0]).split() == ["False"] * 4
+
+        _, problems, _, info = run(warm, "import os\nos._exit(3)", "print('never')")
+        assert info["kernel"] == "warm" and problems == [
+            "the kernel died while running cell 0 of the notebook (out of memory, a crash, or os._exit?)"]
+
+        # a kernel that kills its template only loses the template: the next notebook gets a new one
+        killer, problems, _, info = run(warm, "import os, signal\nos.kill(os.getppid(), signal.SIGKILL)",
+                                        "print('still here')")
+        assert not problems and _text(killer.cells[1]).strip() == "still here"
+        assert _templates(warm.root) == []  # its sandbox was ended after the notebook
+        again, problems, _, info = run(warm, "import sys\nprint('tensorflow' in sys.modules)")
+        assert info["kernel"] == "warm" and not problems and _text(again.cells[0]).strip() == "True"
+    assert _templates(warm.root) == []
+
+    with kernels.grader_kernels(limits, sandbox.detect(), warm=False) as fresh:
+        nb, problems, _, info = run(fresh, "import sys\nprint('tensorflow' in sys.modules)")
+        assert info == {**info, "kernel": "fresh", "why_fresh": "switched off"} and _text(nb.cells[0]).strip() == "False"

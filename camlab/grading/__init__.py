@@ -6,7 +6,9 @@ For every notebook:
    it), else its ``from camlab.exercises.exNN import`` line, else a file name starting ``NN_``; only the course's
    exercise modules (the release key's, ``--course``, else every course notebook's) are graded;
 2. put back the instructor's version of every locked cell (``locked``), copy it into a private temporary folder
-   and run it there in a fresh kernel under limits (``kernels``);
+   and run it there in a new kernel under limits (``kernels``): under bubblewrap a fresh fork of the learner's
+   template, which has imported TensorFlow once (``zygote``), else a fresh kernel; the locked cells the course
+   author tagged ``grading-skip`` are left out (a NameError on a name they define re-runs the notebook whole);
 3. for each exercise, send the public and hidden case inputs into the kernel as plain data, call the learner's
    function there and read back only plain-data answers (``transport``); decide the verdict in this process
    against reference answers computed here (``judge``);
@@ -17,8 +19,8 @@ An exercise gets ``correct``, ``incorrect`` (the judge's message), ``not_attempt
 or why the notebook could not be run: unreadable, time limit, memory, a dead kernel), with points (partial
 credit: the share of cases passed).
 
-Modules: ``submissions``, ``kernels``, ``transport``, ``judge``, ``locked``, ``key`` (the release key),
-``report``, ``cli`` (the command).
+Modules: ``submissions``, ``kernels``, ``zygote`` (warm kernels), ``sandbox``, ``transport``, ``judge``,
+``locked``, ``key`` (the release key), ``report``, ``cli`` (the command).
 """
 import importlib
 

@@ -12,6 +12,7 @@ import secrets
 import shutil
 import sys
 import tempfile
+import time
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import asdict
 from pathlib import Path
@@ -20,7 +21,7 @@ from camlab import cli, course
 from camlab.grading import sandbox
 from camlab.grading.judge import grade_notebook
 from camlab.grading.key import read_key
-from camlab.grading.locked import locked_notebook
+from camlab.grading.locked import SKIP_TAG, locked_notebook, skipped_cells
 from camlab.grading.kernels import Limits, grader_kernels
 from camlab.grading.report import summarize, write_results
 from camlab.grading.submissions import (MODULE_NAME, exercise_keys, find_submissions, identify, module_exists,
@@ -44,11 +45,14 @@ def course_modules(key=None):
     return modules
 
 
-def grade_learner(learner, notebooks, catalog, limits, root, seed=None, on_notebook=None, isolation=None, hide=()):
+def grade_learner(learner, notebooks, catalog, limits, root, seed=None, on_notebook=None, isolation=None, hide=(),
+                  warm=True, skip=True, preview_skip=None):
     """Grade every notebook of one learner. ``notebooks``: ``[(path, module or None, how, problem)]``;
-    ``on_notebook()`` is called after each one (progress). ``isolation`` (``sandbox.detect()``) and ``hide``
-    (what the kernels must not see): see ``kernels.grader_kernels``."""
-    with grader_kernels(limits, isolation, hide) as kernels_dir:
+    ``on_notebook()`` is called after each one (progress). ``isolation`` (``sandbox.detect()``), ``hide``
+    (what the kernels must not see) and ``warm`` (forked kernels): see ``kernels.grader_kernels``; ``skip``:
+    leave out the author's ``grading-skip`` cells (``locked.skipped_cells``; ``preview_skip``: ``{module: cell
+    ids}`` to treat as tagged too)."""
+    with grader_kernels(limits, isolation, hide, warm=warm) as kernels:
         per_notebook = []
         for path, module_name, how, problem in notebooks:
             entry = {"file": Path(path).relative_to(root).as_posix(), "module": module_name, "identified_by": how}
@@ -59,9 +63,13 @@ def grade_learner(learner, notebooks, catalog, limits, root, seed=None, on_noteb
             else:
                 notebook_id, pairs = catalog[module_name]
                 entry["id"] = notebook_id
+                began = time.monotonic()
                 nb, locked = locked_notebook(path, module_name)
-                entry.update(grade_notebook(path, module_name, pairs, limits, kernels_dir, seed=seed, nb=nb))
+                skipped = skipped_cells(nb, module_name, (preview_skip or {}).get(module_name, ())) if skip else []
+                entry.update(grade_notebook(path, module_name, pairs, limits, kernels, seed=seed, nb=nb,
+                                            skip=skipped))
                 entry["locked_cells"] = locked
+                entry["seconds"] = round(time.monotonic() - began, 1)  # (the first one waits for the template)
             per_notebook.append(entry)
             if on_notebook:
                 on_notebook()
@@ -78,7 +86,7 @@ def _seed_from(seed, key):
 
 
 def grade_folder(submissions, out_dir, jobs=1, limits=None, show_progress=True, seed=None, key=None, course=None,
-                 isolation="auto", shard=None, hide=()):
+                 isolation="auto", shard=None, hide=(), warm=True, skip=True, preview_skip=None):
     """Grade every learner in ``submissions``; write results.csv, gradebook.csv, results.json and feedback
     pages to ``out_dir``. ``seed`` (or ``key``, a release key from ``read_key``) draws the hidden cases;
     ``course``: the exercise modules everyone is scored on (default ``course_modules(key)``).
@@ -86,7 +94,10 @@ def grade_folder(submissions, out_dir, jobs=1, limits=None, show_progress=True, 
     ``isolation``: ``"auto"``, ``"bubblewrap"``, ``"none"`` (see ``camlab.grading.sandbox.detect``) or an
     ``Isolation``; ``hide``: more files or folders the kernels must not see (the key file), besides the
     submissions and the results. ``shard=(K, N)`` grades only the K-th of N slices of the learners
-    (``shard_of``); join the slices' results with ``merge``.
+    (``shard_of``); join the slices' results with ``merge``. ``warm``: fork each notebook's kernel from a
+    per-learner template that has imported TensorFlow (under bubblewrap; else fresh kernels); ``skip``: leave
+    out the cells the course author tagged ``grading-skip`` (see ``camlab.grading.locked``); ``preview_skip``:
+    ``{module: [cell ids]}`` of locked cells to treat as tagged, to try a tagging before the notebooks carry it.
     """
     from camlab._progress import progress
 
@@ -136,14 +147,14 @@ def grade_folder(submissions, out_dir, jobs=1, limits=None, show_progress=True, 
         if jobs <= 1 or len(plan) <= 1:
             for learner, notebooks in plan.items():
                 graded[learner] = grade_learner(learner, notebooks, catalog, limits, submissions, seed, tick,
-                                                isolation, hide)[1]
+                                                isolation, hide, warm, skip, preview_skip)[1]
                 bar.set_postfix_str(f"learners {len(graded)}/{len(plan)}")
         else:
             # threads are enough: each one only waits on its own kernel (a separate process) through its own
             # event loop; the learners' code never runs in this process
             with ThreadPoolExecutor(max_workers=jobs) as pool:
                 futures = [pool.submit(grade_learner, learner, notebooks, catalog, limits, submissions, seed, tick,
-                                       isolation, hide)
+                                       isolation, hide, warm, skip, preview_skip)
                            for learner, notebooks in plan.items()]
                 for future in as_completed(futures):
                     learner, per_notebook = future.result()
@@ -154,6 +165,8 @@ def grade_folder(submissions, out_dir, jobs=1, limits=None, show_progress=True, 
 
     report = {"exercises": columns, "course": [{"id": catalog[m][0], "module": m} for m in modules],
               "limits": asdict(limits), "isolation": isolation.describe(), "learners": {},
+              "kernels": {"warm": bool(warm) and isolation.sandbox == "bubblewrap",
+                          "skip_tag": SKIP_TAG if skip else None},
               "hidden_cases": {"seed_from": seed_source,
                                "fingerprint": hashlib.sha256(str(seed).encode()).hexdigest()[:12]}}
     if shard is not None:
@@ -267,7 +280,9 @@ def merge(shard_dirs, out_dir):
     if str(first.get("hidden_cases", {}).get("seed_from", "")).startswith("random"):
         raise ValueError("the slices drew their hidden cases from random seeds, so learners were graded on "
                          "different cases; grade every slice with the same --seed or --key")
+    kernels = [r.get("kernels") for _, r in reports]
     merged = {**{k: first[k] for k in ("course", "hidden_cases") if k in first},
+              "kernels": kernels[0] if all(k == kernels[0] for k in kernels) else kernels,
               "exercises": first["exercises"], "limits": first["limits"],
               "isolation": isolations[0] if all(i == isolations[0] for i in isolations) else isolations,
               "learners": {learner: learners[learner] for learner in sorted(learners)}}
@@ -298,7 +313,8 @@ def main(argv=None):
     defaults = Limits()
     parser = cli.parser("grade", description=(
         "Grade a folder of submitted notebooks (one folder per learner). Runs the learners' code: each notebook "
-        "runs from a private copy in a fresh kernel under time and memory limits."))
+        "runs from a private copy in a kernel of its own (a fresh fork of a per-learner template that has "
+        "imported TensorFlow, under bubblewrap) under time and memory limits."))
     parser.add_argument("submissions", type=Path, help="folder with one folder of notebooks per learner")
     parser.add_argument("--out", type=Path, required=True, help="folder for results.csv, results.json, feedback/")
     parser.add_argument("--jobs", type=cli.positive_int, default=1, help="learners graded at the same time (default 1)")
@@ -322,6 +338,11 @@ def main(argv=None):
     parser.add_argument("--course", default=None,
                         help="comma-separated exercise modules to score everyone on (default: the key's, else "
                              "every course notebook's)")
+    parser.add_argument("--fresh-kernels", action="store_true",
+                        help="start every kernel from scratch (default: fork it from a per-learner template that "
+                             "has imported TensorFlow, under bubblewrap)")
+    parser.add_argument("--run-all-cells", action="store_true",
+                        help=f"also run the cells the course author tagged {SKIP_TAG!r} (default: skip them)")
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["merge"]:
         return merge_main(argv[1:])
@@ -334,7 +355,8 @@ def main(argv=None):
         shard = parse_shard(args.shard) if args.shard else None
         report = grade_folder(args.submissions, args.out, jobs=args.jobs, limits=limits, seed=args.seed, key=key,
                               course=modules, isolation=args.isolation, shard=shard,
-                              hide=[args.key] if args.key else ())
+                              hide=[args.key] if args.key else (), warm=not args.fresh_kernels,
+                              skip=not args.run_all_cells)
     except (FileNotFoundError, ValueError, RuntimeError) as error:
         raise cli.CommandError(error) from error
     print(f"graded {len(report['learners'])} learners on {len(report['exercises'])} exercises; "

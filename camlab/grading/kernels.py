@@ -56,17 +56,21 @@ kernelapp.launch_new_instance()
 """
 
 
-def write_kernelspec(folder, name, memory_mb=0, file_mb=0, env=None, wrap=None, metadata=None):
+def write_kernelspec(folder, name, memory_mb=0, file_mb=0, env=None, wrap=None, metadata=None, argv=None):
     """Write kernelspec ``folder/name`` for THIS Python's IPython kernel (whatever kernels are installed elsewhere).
 
     ``memory_mb`` limits the kernel's address space (``RLIMIT_AS``: a bigger allocation raises MemoryError) and
     ``file_mb`` the size of any file it writes (``RLIMIT_FSIZE``); 0 means no limit. Returns ``folder``, to give to
     ``jupyter_client.kernelspec.KernelSpecManager(kernel_dirs=[folder])``. ``wrap(argv)`` gives the command
     that launches the kernel's ``argv`` (the sandbox's launcher); ``metadata`` goes into the kernelspec.
+    ``argv``: another launcher (the warm kernels' proxy, ``zygote.proxy_argv``), whose kernel takes its
+    interrupts by message too.
     """
     spec_dir = Path(folder) / name
     spec_dir.mkdir(parents=True, exist_ok=True)
-    argv = [sys.executable, "-c", _LAUNCHER, str(int(memory_mb)), str(int(file_mb)), "-f", "{connection_file}"]
+    own = argv is None
+    if own:
+        argv = [sys.executable, "-c", _LAUNCHER, str(int(memory_mb)), str(int(file_mb)), "-f", "{connection_file}"]
     spec = {
         "argv": wrap(argv) if wrap else argv,
         "display_name": f"camlab ({name})",
@@ -74,7 +78,8 @@ def write_kernelspec(folder, name, memory_mb=0, file_mb=0, env=None, wrap=None, 
         "env": {"TF_CPP_MIN_LOG_LEVEL": "2", **(env or {})},
         "metadata": metadata or {},
     }
-    if wrap:  # a signal would reach the launcher (bubblewrap), not the kernel: interrupt by a control message
+    if wrap or not own:  # a signal would reach the launcher (bubblewrap, the proxy), not the kernel: interrupt
+        # by a control message
         spec["interrupt_mode"] = "message"
     (spec_dir / "kernel.json").write_text(json.dumps(spec, indent=1))
     return Path(folder)
@@ -105,21 +110,129 @@ def grader_kernelspec(folder, limits, isolation=None, cgroup=None, hide=()):
                             metadata=metadata)
 
 
+WARM_KERNEL_NAME = KERNEL_NAME + "-warm"
+
+
+class Kernels:
+    """One learner's kernels: the kernelspecs folder, the folder their notebooks' working folders go in
+    (``root``), and, under bubblewrap, the warm kernels' template (``zygote.Zygote``).
+
+    ``choose()`` names the kernelspec for the next notebook: the warm one while the template is ready
+    (restarted once if it died or stopped answering), else the fresh one; ``why_fresh`` says why the warm one
+    was not used."""
+
+    def __init__(self, folder, root=None, zygote=None, why_fresh=None, cgroup=None, restarts=1):
+        self.folder, self.root, self.zygote, self.cgroup = Path(folder), root, zygote, cgroup
+        self.why_fresh = why_fresh
+        self.restarts = restarts
+        self._ready = self._stale = False
+
+    def __fspath__(self):  # (where a kernels folder was expected)
+        return str(self.folder)
+
+    def choose(self, work_dir=None):
+        """``(kernel name, "warm" or "fresh")`` for the next notebook, run in ``work_dir`` (a warm kernel only
+        sees the working folders under ``root``)."""
+        if self.zygote is None:
+            return KERNEL_NAME, "fresh"
+        if work_dir is not None and self.root is not None and \
+                Path(self.root).resolve() not in Path(work_dir).resolve().parents:
+            return KERNEL_NAME, "fresh"
+        if self._ready and not self.zygote.alive():  # it died between notebooks (out of memory?)
+            self._ready, self._stale = False, True
+        if self._stale:
+            if self.restarts <= 0:
+                self.give_up(self.zygote.failure or "the template stopped twice")
+                return KERNEL_NAME, "fresh"
+            self.restarts -= 1
+            self.zygote.stop()
+            self.zygote.start()
+            self._stale = False
+        if not self._ready:
+            self._ready = self.zygote.ready(own_pids=self.cgroup.pids if self.cgroup else set)
+            if not self._ready:
+                self.give_up(self.zygote.failure)
+                return KERNEL_NAME, "fresh"
+        return WARM_KERNEL_NAME, "warm"
+
+    def give_up(self, why):
+        """Fresh kernels from now on (``why``)."""
+        if self.zygote is not None:
+            self.zygote.stop()
+        self.zygote, self.why_fresh = None, why or "the template failed"
+
+    def after_kernel(self, kind):
+        """After a notebook's kernel was shut down: the template ends what the notebook left in the sandbox.
+        Returns the pids that cleaning the cgroup must spare (the template's)."""
+        if self.zygote is None or not self._ready:
+            return set()
+        if not self.zygote.clean():  # (a kernel killed it?) its sandbox is ended; the next notebook restarts it
+            self._ready, self._stale = False, True
+            return set()
+        return set(self.zygote.pids)
+
+    def stop(self):
+        if self.zygote is not None:
+            self.zygote.stop()
+
+
+def as_kernels(kernels):
+    """A ``Kernels`` for a kernels folder (fresh kernels only) or a ``Kernels`` as it is."""
+    return kernels if isinstance(kernels, Kernels) else Kernels(kernels)
+
+
+def _warm_kernels(folder, root, limits, isolation, cgroup, hide):
+    """Start the template in the learner's sandbox and write the warm kernelspec; ``(zygote, None)`` or
+    ``(None, why not)``."""
+    from camlab.grading import zygote
+
+    if isolation is None or isolation.sandbox != "bubblewrap":
+        return None, ("warm kernels need bubblewrap (its own pid namespace ends whatever a notebook starts); "
+                      "fresh kernels were used")
+    config = sandbox.sandbox_config(isolation, hide=hide, env={"TF_CPP_MIN_LOG_LEVEL": "2", **GRADER_ENV},
+                                    cgroup=cgroup, memory_mb=limits.memory_mb, pids_max=limits.processes)
+    config["writable"] = [str(root)]
+    config_path = Path(folder) / "template.json"
+    config_path.write_text(json.dumps(config, indent=1))
+    scratch = sorted({*config["hide"], sandbox.SANDBOX_HOME, "/dev/shm"})
+    template = zygote.Zygote(folder, root, lambda inner: sandbox.kernel_argv(config_path, inner),
+                             limits.memory_mb, limits.file_mb, scratch=scratch,
+                             keep=[str(root), sandbox.SANDBOX_HOME, *config["keep"]])
+    try:
+        template.start()
+    except OSError as error:
+        return None, f"the template could not start ({error}); fresh kernels were used"
+    metadata = {"camlab": {"transport": "ipc", "warm": True,
+                           "cgroup_procs": cgroup.procs_files() if cgroup else [],
+                           "cgroup_memory": [cgroup.kind, str(cgroup.folders["memory"])] if cgroup else None}}
+    write_kernelspec(folder, WARM_KERNEL_NAME, env=GRADER_ENV, metadata=metadata,
+                     argv=zygote.proxy_argv(template.socket_path))
+    return template, None
+
+
 @contextmanager
-def grader_kernels(limits, isolation=None, hide=()):
-    """A kernels folder with the grader's kernelspec (and, with ``isolation``, a cgroup for its kernels), for
-    one learner's notebooks; yields the folder; removes the folder and the cgroup (killing what is left)."""
+def grader_kernels(limits, isolation=None, hide=(), warm=True):
+    """One learner's ``Kernels``: a kernels folder with the grader's kernelspec (and, with ``isolation``, a
+    cgroup for its kernels); with ``warm`` and bubblewrap, also the warm kernels' template. Removes the
+    folders and the cgroup at the end (killing what is left)."""
     folder = Path(tempfile.mkdtemp(prefix=sandbox.temp_prefix("kernels")))
-    cgroup = None
+    root = Path(tempfile.mkdtemp(prefix=sandbox.temp_prefix("grade")))
+    cgroup = kernels = None
     try:
         if isolation is not None:
             cgroup = sandbox.make_cgroup(isolation, limits.memory_mb, limits.processes)
         grader_kernelspec(folder, limits, isolation, cgroup, hide)
-        yield folder
+        template, why = (None, "switched off") if not warm else _warm_kernels(folder, root, limits, isolation,
+                                                                               cgroup, hide)
+        kernels = Kernels(folder, root, template, why, cgroup)
+        yield kernels
     finally:
+        if kernels is not None:
+            kernels.stop()
         if cgroup is not None:
             cgroup.remove()
         shutil.rmtree(folder, ignore_errors=True)
+        shutil.rmtree(root, ignore_errors=True)
 
 
 def _client_class():
@@ -143,8 +256,8 @@ def _client_class():
     return CappedClient
 
 
-def _kernel_manager(kernels_dir, limits):
-    """``(kernel manager, its connection folder)`` for the grader's kernelspec in ``kernels_dir``.
+def _kernel_manager(kernels, limits, name=KERNEL_NAME):
+    """``(kernel manager, its connection folder)`` for kernelspec ``name`` of ``kernels`` (a ``Kernels``).
 
     A sandboxed kernel has no network: it talks over ZMQ's ipc transport, through sockets in a private folder
     (the only folder besides its working folder that the sandbox lets it write). Messages bigger than
@@ -161,9 +274,9 @@ def _kernel_manager(kernels_dir, limits):
 
     context = zmq.asyncio.Context()
     context.setsockopt(zmq.MAXMSGSIZE, limits.message_mb * 2**20)
-    km = CappedManager(kernel_name=KERNEL_NAME, context=context,
-                       kernel_spec_manager=KernelSpecManager(kernel_dirs=[str(kernels_dir)]))
-    connection_dir = Path(tempfile.mkdtemp(prefix=sandbox.temp_prefix("connection")))
+    km = CappedManager(kernel_name=name, context=context,
+                       kernel_spec_manager=KernelSpecManager(kernel_dirs=[str(kernels.folder)]))
+    connection_dir = Path(tempfile.mkdtemp(prefix=sandbox.temp_prefix("connection"), dir=kernels.root))
     km.connection_file = str(connection_dir / "kernel.json")
     if km.kernel_spec.metadata.get("camlab", {}).get("transport") == "ipc":
         km.transport, km.ip = "ipc", str(connection_dir / "zmq")
@@ -178,13 +291,67 @@ def cell_error_text(cell, limit):
     return "no answer came back (time limit, or the kernel stopped)"
 
 
-async def run_in_kernel(nb, limits, kernels_dir, work_dir, after):
-    """Run ``nb``'s code cells in a fresh limited kernel (cwd ``work_dir``), then ``await after(execute)``.
+async def run_in_kernel(nb, limits, kernels, work_dir, after, skip=()):
+    """Run ``nb``'s code cells in a new limited kernel (cwd ``work_dir``), then ``await after(execute)``.
 
-    ``execute(source)`` runs one more cell in the same kernel (per-cell time limit) and returns
-    ``(cell, timed_out)``. Returns ``(problems, errors in the learner's cells)``; ``nb`` is left as given.
-    A dead kernel, a failed start or an exception in ``after`` become problems, never an exception.
+    ``kernels``: a ``Kernels`` (``grader_kernels``) or a kernels folder. The kernel is a warm one (a fresh
+    fork of the learner's template) when ``kernels`` has a ready template, else a fresh one; a warm kernel
+    that fails to start is replaced by a fresh one. ``skip``: indices of cells not to run (the grader's own
+    choice, ``locked.skipped_cells``). ``execute(source)`` runs one more cell in the same kernel (per-cell time
+    limit) and returns ``(cell, timed_out)``. Returns ``(problems, errors in the learner's cells, info)``,
+    ``info = {"kernel": "warm" | "fresh", ...}``; ``nb`` is left as given. A dead kernel, a failed start or an
+    exception in ``after`` become problems, never an exception.
     """
+    kernels = as_kernels(kernels)
+    name, kind = kernels.choose(work_dir)
+    problems, errors, started, timing = await _run_once(nb, limits, kernels, name, kind, work_dir, after, set(skip))
+    if kind == "warm" and not started:
+        kernels.give_up(f"a warm kernel did not start ({'; '.join(problems)})")
+        kind = "fresh"
+        problems, errors, started, timing = await _run_once(nb, limits, kernels, KERNEL_NAME, kind, work_dir,
+                                                            after, set(skip))
+    info = {"kernel": kind, **timing}
+    if kind == "fresh" and kernels.why_fresh:
+        info["why_fresh"] = kernels.why_fresh
+    return problems, errors, info
+
+
+def _drop_watch(client):
+    """Monitors on the client's iopub and shell sockets: ZMQ disconnects a peer that sends a message bigger
+    than MAXMSGSIZE (the message is lost), and the monitor sees that disconnect. Returns ``dropped()``: how
+    many such disconnects happened since the last call; and ``close()``."""
+    import zmq
+    from zmq.utils.monitor import parse_monitor_message
+
+    monitors, owned = [], []
+    for channel in (client.kc.iopub_channel, client.kc.shell_channel):
+        try:
+            monitor = channel.socket.get_monitor_socket(zmq.EVENT_DISCONNECTED)
+            owned.append((channel.socket, monitor))
+            monitors.append(zmq.Socket.shadow(monitor.underlying))
+        except Exception:  # no monitor: no report
+            pass
+
+    def close():
+        for socket, monitor in owned:
+            try:
+                socket.disable_monitor()
+                monitor.close(linger=0)
+            except Exception:  # the socket is gone already
+                pass
+
+    def dropped():
+        count = 0
+        for monitor in monitors:
+            while monitor.poll(0):
+                event = parse_monitor_message(monitor.recv_multipart())
+                count += event["event"] == zmq.EVENT_DISCONNECTED
+        return count
+
+    return dropped, close
+
+
+async def _run_once(nb, limits, kernels, name, kind, work_dir, after, skip):
     from nbclient.exceptions import DeadKernelError
 
     problems, errors = [], []
@@ -202,7 +369,7 @@ async def run_in_kernel(nb, limits, kernels_dir, work_dir, after):
         if cell_index < learner_cells:
             errors.append({"cell": cell_index, "error": clip(text, limits.message_chars)})
 
-    km, connection_dir = _kernel_manager(kernels_dir, limits)
+    km, connection_dir = _kernel_manager(kernels, limits, name)
     meta = km.kernel_spec.metadata.get("camlab", {})
     oom_before = sandbox.oom_kills(meta.get("cgroup_memory"))
     client = _client_class()(
@@ -212,7 +379,8 @@ async def run_in_kernel(nb, limits, kernels_dir, work_dir, after):
         resources={"metadata": {"path": str(work_dir)}})
     client.output_chars = limits.output_chars
     client.truncated_cells = set()
-    phase = "starting the kernel"
+    phase, started, dropped, unwatch = "starting the kernel", False, lambda: 0, lambda: None
+    drops, seconds = [], {}
 
     async def execute(source):
         cell = nbformat.v4.new_code_cell(source)
@@ -224,10 +392,12 @@ async def run_in_kernel(nb, limits, kernels_dir, work_dir, after):
     try:
         # the kernel process's own stdout/stderr (C-level prints, its start-up warnings) go nowhere
         async with client.async_setup_kernel(cleanup_kc=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL):
+            started = True
+            dropped, unwatch = _drop_watch(client)
             deadline = time.monotonic() + limits.timeout
             phase = "running the notebook"
             for index, cell in enumerate(list(nb.cells)):
-                if cell.get("cell_type") != "code":
+                if cell.get("cell_type") != "code" or index in skip:
                     continue
                 left = deadline - time.monotonic()
                 if left <= 0:
@@ -237,7 +407,11 @@ async def run_in_kernel(nb, limits, kernels_dir, work_dir, after):
                 state["cut"] = left < limits.cell_timeout  # this cell gets only what is left of the notebook's time
                 state["timeout"] = max(1, math.ceil(min(limits.cell_timeout, left)))
                 phase = f"running cell {index} of the notebook"
+                began = time.monotonic()
                 await client.async_execute_cell(cell, index, execution_count=client.code_cells_executed + 1)
+                seconds[index] = time.monotonic() - began
+                if dropped():
+                    drops.append(index)
                 if state["cut"] and index in state["timed_out"]:
                     problems.append(f"the notebook's time limit ({limits.timeout} s) was reached at cell {index}; "
                                     f"the remaining cells were not run")
@@ -245,6 +419,9 @@ async def run_in_kernel(nb, limits, kernels_dir, work_dir, after):
             phase = "checking the exercises"  # (the learner's functions run here)
             state["timeout"], state["cut"] = limits.cell_timeout, False
             await after(execute)
+            if dropped():
+                drops.append("checks")
+            unwatch()
     except DeadKernelError:
         if sandbox.oom_kills(meta.get("cgroup_memory")) > oom_before:
             problems.append(f"the kernel was stopped while {phase}: its processes together reached the memory "
@@ -262,10 +439,18 @@ async def run_in_kernel(nb, limits, kernels_dir, work_dir, after):
                 await km.shutdown_kernel(now=True)
         except Exception:  # already gone
             pass
-        sandbox.end_leftovers(meta.get("cgroup_procs", []), kernel_pid)
+        spare = kernels.after_kernel(kind)
+        sandbox.end_leftovers(meta.get("cgroup_procs", []), kernel_pid, spare)
         shutil.rmtree(connection_dir, ignore_errors=True)
     del nb.cells[learner_cells:]
     for index in sorted(client.truncated_cells):
         if index < learner_cells:
             problems.append(f"cell {index} printed more than {limits.output_chars} characters; the rest was dropped")
-    return problems, errors
+    for where in drops:
+        problems.append(f"a message from the kernel bigger than {limits.message_mb} MB was dropped "
+                        f"({'in cell ' + str(where) if where != 'checks' else 'while checking the exercises'}); "
+                        f"an output is missing")
+    slowest = [i for i in sorted(seconds, key=seconds.get, reverse=True)[:12] if seconds[i] >= 0.5]
+    timing = {"cells_seconds": round(sum(seconds.values()), 1),
+              "slowest_cells": [[nb.cells[i].get("id"), round(seconds[i], 1)] for i in slowest]}
+    return problems, errors, started, timing

@@ -4,11 +4,19 @@
 The grader does not trust that record: it rebuilds the instructor's student notebook from the solution notebook,
 finds each locked cell in the submission by its cell id, reports the ones edited or deleted, and runs the
 instructor's source in their place (a deleted one goes back after the cell that preceded it).
+
+The course author may tag a locked cell ``grading-skip`` (``SKIP_TAG``, in the solution notebook's cell
+metadata ``tags``): a demonstration the verdicts do not need (training, a sweep, a figure). ``skipped_cells``
+finds them by cell id in the instructor's notebook only, so a learner can neither skip a cell nor make the
+grader skip one; ``defined_names`` tells which names they define (the grader re-runs the whole notebook when a
+learner's code misses one of them: see ``judge.grade_notebook``).
 """
 from __future__ import annotations
 
+import ast
 import copy
 import functools
+import re
 
 from camlab import course
 from camlab.grading.submissions import read_submission
@@ -77,3 +85,69 @@ def locked_notebook(path, module_name):
     if instructor is None:
         return nb, []
     return restore_locked(nb, instructor)
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Cells grading need not run.
+
+SKIP_TAG = "grading-skip"
+# cells that feed the notebook's log of checks (or pick the learner's function): never skipped, whatever the tag
+_CHECKS = re.compile(r"\bq\d+\.(check|use)\s*\(")
+
+
+def is_skippable(cell):
+    """Whether the course author let grading skip ``cell`` (a cell of the INSTRUCTOR's notebook): a locked code
+    cell tagged ``SKIP_TAG`` (``metadata.tags``) that does not call ``qN.check()`` or ``qN.use()``."""
+    meta = cell.get("metadata", {})
+    tags = meta.get("tags") or []
+    return (cell.get("cell_type") == "code" and bool(meta.get("camlab", {}).get("locked"))
+            and isinstance(tags, list) and SKIP_TAG in tags and not _CHECKS.search(cell.get("source", "")))
+
+
+def skipped_cells(nb, module_name, preview=()):
+    """Indices of the cells of ``nb`` (as ``restore_locked`` made it) that grading skips: those whose cell id is
+    a skippable cell (``is_skippable``) of the instructor's notebook for ``module_name``. Only the instructor's
+    notebook is read: a learner's tags or metadata never make the grader skip anything (and every cell with a
+    locked cell's id in ``nb`` is the instructor's own copy). ``preview``: ids of more instructor's cells to
+    treat as tagged (to try a tagging before the notebooks carry it; the same rules apply)."""
+    instructor = _instructor_notebook(module_name)
+    if nb is None or instructor is None:
+        return []
+    ids = set()
+    for cell in instructor.cells:
+        if cell.get("id") in preview:
+            cell = copy.deepcopy(cell)
+            cell.metadata["tags"] = [*(cell.metadata.get("tags") or []), SKIP_TAG]
+        if cell.get("id") and is_skippable(cell):
+            ids.add(cell.get("id"))
+    return [index for index, cell in enumerate(nb.cells) if cell.get("id") in ids]
+
+
+def defined_names(sources):
+    """The names that code ``sources`` bind at the top level (assignments, imports, def, class, for, with,
+    walrus, ``global``), or None when that cannot be told (a syntax error, ``import *``, IPython magics,
+    ``globals()``/``exec``)."""
+    names = set()
+    for source in sources:
+        if any(line.lstrip().startswith(("%", "!")) for line in source.splitlines()):
+            return None
+        try:
+            tree = ast.parse(source)
+        except SyntaxError:
+            return None
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Name) and isinstance(node.ctx, (ast.Store, ast.Del)):
+                names.add(node.id)
+            elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                names.add(node.name)
+            elif isinstance(node, (ast.Import, ast.ImportFrom)):
+                for alias in node.names:
+                    if alias.name == "*":
+                        return None
+                    names.add(alias.asname or alias.name.split(".")[0])
+            elif isinstance(node, ast.Global):
+                names.update(node.names)
+            elif isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and \
+                    node.func.id in ("globals", "exec", "eval", "vars"):
+                return None
+    return names

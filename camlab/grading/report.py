@@ -164,3 +164,18 @@ def feedback_html(learner, summary):
             f"<ul>{''.join(graded)}</ul>\n"
             f"<table><tr><th>exercise</th><th>result</th><th>details</th></tr>\n{chr(10).join(rows)}\n</table>\n"
             f"{''.join(notes)}\n</body></html>\n")
+
+
+TIMINGS = ("seconds", "cells_seconds", "slowest_cells")
+
+
+def without_timings(report):
+    """A copy of ``report`` (results.json) without its wall-clock figures (``TIMINGS``: a notebook's seconds,
+    its cells' seconds), the only part that differs between two runs on the same submissions."""
+    report = json.loads(json.dumps(report))
+    for learner in report.get("learners", {}).values():
+        for entry in learner.get("notebooks", []):
+            for holder in (entry, entry.get("kernel") or {}):
+                for name in TIMINGS:
+                    holder.pop(name, None)
+    return report

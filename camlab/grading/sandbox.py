@@ -317,12 +317,13 @@ def _session_members(sid):
     return found
 
 
-def end_leftovers(cgroup_procs, kernel_pid):
+def end_leftovers(cgroup_procs, kernel_pid, spare=()):
     """After a kernel is shut down: kill what it left running, from its cgroup (``cgroup_procs`` files) or,
     without one, its session (the kernel was started as a session leader; a process that left the session
-    with setsid is out of reach then: only a cgroup or the sandbox's pid namespace catch it)."""
+    with setsid is out of reach then: only a cgroup or the sandbox's pid namespace catch it). ``spare``: the
+    pids of the warm kernels' template (``zygote``), which lives in the same cgroup."""
     def leftovers():
-        pids = _read_pids(cgroup_procs)
+        pids = _read_pids(cgroup_procs) - set(spare)
         if kernel_pid and not cgroup_procs:
             pids.update(_session_members(kernel_pid))
             try:
@@ -409,8 +410,9 @@ def sandbox_config(isolation, hide=(), env=None, cgroup=None, memory_mb=0, pids_
     }
 
 
-def bwrap_argv(config, connection_file, cwd):
-    """bubblewrap's command line for a kernel whose connection file is ``connection_file``, run in ``cwd``."""
+def bwrap_argv(config, connection_file, cwd, writable=None):
+    """bubblewrap's command line for a kernel whose connection file is ``connection_file``, run in ``cwd``
+    (``writable``: the folders it may write, instead of the ones derived from those two)."""
     argv = [config["bwrap"], *_base_args()]
     for folder in config["hide"]:
         if folder != "/tmp":
@@ -423,7 +425,9 @@ def bwrap_argv(config, connection_file, cwd):
     # the writable area: the folder the grader made for this notebook (its working folder and the folder the
     # answers travel through), else only the working folder
     own = Path(cwd).parent if Path(cwd).parent.name.startswith(PREFIX + "grade-") else Path(cwd)
-    for folder in sorted({str(Path(connection_file).parent), str(own)}):
+    if writable is None:
+        writable = [str(Path(connection_file).parent), str(own)]
+    for folder in sorted(set(map(str, writable))):
         argv += ["--bind", folder, folder]
     argv += ["--chdir", str(cwd), "--clearenv"]
     for name, value in sorted({**config["env"], "HOME": SANDBOX_HOME}.items()):
@@ -447,7 +451,9 @@ def launch(argv):
     for path in config["cgroup_procs"]:
         Path(path).write_text(str(os.getpid()))  # before anything else runs: all children inherit it
     env = {k: v for k, v in os.environ.items() if not k.startswith("JPY_")}  # ipykernel exits on JPY_PARENT_PID
-    if config["bwrap"]:  # (bubblewrap clears the kernel's environment itself; systemd-run needs this one)
+    if config["bwrap"] and config.get("writable"):  # the warm kernels' template (``zygote``)
+        inner = bwrap_argv(config, None, os.getcwd(), writable=config["writable"]) + inner
+    elif config["bwrap"]:  # (bubblewrap clears the kernel's environment itself; systemd-run needs this one)
         connection_file = inner[inner.index("-f") + 1]
         inner = bwrap_argv(config, connection_file, os.getcwd()) + inner
     else:
