@@ -537,3 +537,32 @@ def test_every_course_solution_grades_all_correct_with_its_grading_skip_cells_sk
     assert len(learner["results"]) >= len(modules)
     for entry in learner["notebooks"]:
         assert entry["problems"] == [] and "regraded" not in entry["kernel"], (entry["file"], entry["kernel"])
+
+
+def test_every_grading_skip_tag_in_the_course_is_honoured_and_no_cell_that_runs_needs_a_skipped_one():
+    """A tag the grader does not honour (a cell that calls qN.check() or qN.use()) misleads the author; a cell that
+    runs but reads a name only a skipped cell binds would make every learner's notebook fall back to a full
+    re-grade (NameError). Checked on the instructor's notebooks, as the grader builds them."""
+    from camlab.grading import locked
+    from camlab.paths import notebooks_dir
+
+    checked = 0
+    for path in sorted(notebooks_dir().glob("[0-9][0-9]_*.ipynb")):
+        module = nbformat.read(str(path), as_version=4).metadata.get("camlab", {}).get("exercises")
+        instructor = locked.instructor_notebook(module)
+        skipped = set(locked.skipped_cells(instructor, module))
+        tagged = {i for i, c in enumerate(instructor.cells) if locked.SKIP_TAG in (c.metadata.get("tags") or [])}
+        assert tagged == skipped, f"{path.name}: tagged but not skipped: {sorted(tagged - skipped)}"
+        needed = locked.needed_from_skipped(instructor.cells, skipped)
+        assert not needed, f"{path.name}: cells that run read names only skipped cells bind: {needed}"
+        checked += len(skipped)
+    assert checked >= 30
+
+
+def test_needed_from_skipped_finds_a_name_only_a_skipped_cell_binds():
+    from camlab.grading import locked
+
+    cells = [new_code_cell(s) for s in ("a = 1\nb = 2", "c = a + 1", "b = 5", "print(b, c)", "def f():\n    return c")]
+    assert locked.needed_from_skipped(cells, {1}) == {3: ["c"], 4: ["c"]}
+    assert locked.needed_from_skipped(cells, {0}) == {1: ["a"]}  # b is bound again by cell 2 before cell 3 reads it
+    assert locked.needed_from_skipped(cells, set()) == {}

@@ -151,3 +151,34 @@ def defined_names(sources):
                     node.func.id in ("globals", "exec", "eval", "vars"):
                 return None
     return names
+
+
+def read_names(source):
+    """The names that code ``source`` reads anywhere (also inside the functions it defines), or None when it cannot
+    be parsed (IPython magics, a syntax error)."""
+    if any(line.lstrip().startswith(("%", "!")) for line in source.splitlines()):
+        return None
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return None
+    return {node.id for node in ast.walk(tree) if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load)}
+
+
+def needed_from_skipped(cells, skipped):
+    """``{cell index: names}``: for each code cell of ``cells`` that runs (its index not in ``skipped``), the names it
+    reads that, at that point, only skipped cells have bound. Empty when the skipping is safe for the course author's
+    own notebook (a learner's code may still need more: the grader then re-grades with every cell run)."""
+    only_skipped, needed = set(), {}
+    for index, cell in enumerate(cells):
+        if cell.get("cell_type") != "code":
+            continue
+        bound = defined_names([cell.get("source", "")]) or set()
+        if index in skipped:
+            only_skipped |= bound
+            continue
+        wanted = (read_names(cell.get("source", "")) or set()) & only_skipped - bound
+        if wanted:
+            needed[index] = sorted(wanted)
+        only_skipped -= bound
+    return needed
