@@ -123,17 +123,24 @@ def skipped_cells(nb, module_name, preview=()):
     return [index for index, cell in enumerate(nb.cells) if cell.get("id") in ids]
 
 
+def _parse(source):
+    """The syntax tree of a cell's code, or None for IPython magics or a syntax error."""
+    if any(line.lstrip().startswith(("%", "!")) for line in source.splitlines()):
+        return None
+    try:
+        return ast.parse(source)
+    except SyntaxError:
+        return None
+
+
 def defined_names(sources):
     """The names that code ``sources`` bind at the top level (assignments, imports, def, class, for, with,
     walrus, ``global``), or None when that cannot be told (a syntax error, ``import *``, IPython magics,
     ``globals()``/``exec``)."""
     names = set()
     for source in sources:
-        if any(line.lstrip().startswith(("%", "!")) for line in source.splitlines()):
-            return None
-        try:
-            tree = ast.parse(source)
-        except SyntaxError:
+        tree = _parse(source)
+        if tree is None:
             return None
         for node in ast.walk(tree):
             if isinstance(node, ast.Name) and isinstance(node.ctx, (ast.Store, ast.Del)):
@@ -156,11 +163,8 @@ def defined_names(sources):
 def read_names(source):
     """The names that code ``source`` reads anywhere (also inside the functions it defines), or None when it cannot
     be parsed (IPython magics, a syntax error)."""
-    if any(line.lstrip().startswith(("%", "!")) for line in source.splitlines()):
-        return None
-    try:
-        tree = ast.parse(source)
-    except SyntaxError:
+    tree = _parse(source)
+    if tree is None:
         return None
     return {node.id for node in ast.walk(tree) if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load)}
 
