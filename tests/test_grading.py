@@ -537,6 +537,8 @@ def test_every_course_solution_grades_all_correct_with_its_grading_skip_cells_sk
     assert len(learner["results"]) >= len(modules)
     for entry in learner["notebooks"]:
         assert entry["problems"] == [] and "regraded" not in entry["kernel"], (entry["file"], entry["kernel"])
+        # a cell left running that needed a skipped cell's effect (a file, a seed, a change in place) fails here
+        assert entry["errors"] == [], (entry["file"], entry["errors"])
 
 
 def test_every_grading_skip_tag_in_the_course_is_honoured_and_no_cell_that_runs_needs_a_skipped_one():
@@ -566,3 +568,64 @@ def test_needed_from_skipped_finds_a_name_only_a_skipped_cell_binds():
     assert locked.needed_from_skipped(cells, {1}) == {3: ["c"], 4: ["c"]}
     assert locked.needed_from_skipped(cells, {0}) == {1: ["a"]}  # b is bound again by cell 2 before cell 3 reads it
     assert locked.needed_from_skipped(cells, set()) == {}
+
+
+def _locked_cell(source, *tags):
+    cell = new_code_cell(source)
+    cell.metadata["camlab"] = {"locked": True}
+    if tags:
+        cell.metadata["tags"] = list(tags)
+    return cell
+
+
+def test_could_skip_keeps_what_a_running_cell_reads_and_never_offers_checks_set_up_or_learner_cells():
+    from camlab.grading import locked
+
+    cells = [_locked_cell("import numpy as np\nimport camlab\ncamlab.require('0.1.0')"),  # 0 set-up: runs
+             _locked_cell("data = np.arange(3)\nslow = sum(range(10))"),                   # 1 data read below: runs
+             _locked_cell("figure = slow * 2"),                                            # 2 a demonstration
+             new_code_cell("def f(x):\n    return x + data[0]"),                           # 3 the learner's
+             _locked_cell("q1.check()"),                                                   # 4 a check
+             _locked_cell("print(figure)"),                                                # 5 reads 2's name only
+             _locked_cell("np.random.seed(0)", locked.RUN_TAG),                            # 6 kept on purpose
+             _locked_cell("g = q1.use()\nprint(g(data))")]                                 # 7 use(): runs
+    assert locked.could_skip(cells) == [2, 5]
+    assert locked.needed_from_skipped(cells, set(locked.could_skip(cells))) == {}
+    cells[7].source = "g = q1.use()\nprint(g(figure))"  # now a running cell reads 2's name: 2 must run
+    assert locked.could_skip(cells) == [5]
+    assert locked.skip_advice(cells, [5]) == {"untagged": [], "needed": {}}
+    assert locked.skip_advice(cells, [2]) == {"untagged": [5], "needed": {5: ["figure"], 7: ["figure"]}}
+
+
+def test_the_course_tags_every_cell_grading_could_skip():
+    """Grading stays fast only while the author tags each new demonstration cell: every cell that `could_skip`
+    offers carries `grading-skip` (or `grading-run`, kept running on purpose). `camlab grade skips` lists them."""
+    from camlab.grading import cli as grading_cli
+
+    lines = grading_cli.skips()
+    assert len(lines) >= 11
+    assert all(line.endswith(", 0 more could be") for line in lines), "\n".join(lines)
+
+
+def test_grade_skips_names_the_cells_to_tag_with_their_seconds(tmp_path, monkeypatch, capsys):
+    from camlab.grading import cli as grading_cli
+    from camlab.grading import locked
+
+    from camlab.paths import notebooks_dir
+
+    path = next(iter(sorted(notebooks_dir().glob("06_*.ipynb"))))
+    module = nbformat.read(str(path), as_version=4).metadata["camlab"]["exercises"]
+    instructor = locked.instructor_notebook(module)
+    skipped = locked.skipped_cells(instructor, module)
+    untagged = instructor.cells[skipped[-1]].get("id")
+    honoured = locked.skipped_cells
+    monkeypatch.setattr(locked, "skipped_cells", lambda nb, name, preview=(): [
+        i for i in honoured(nb, name) if nb.cells[i].get("id") != untagged])  # as if the author forgot one tag
+    results = {"learners": {"a": {"notebooks": [{"kernel": {"slowest_cells": [[untagged, 2.5]]}}]}}}
+    (tmp_path / "results.json").write_text(json.dumps(results))
+    assert grading_cli.skips_main(["--results", str(tmp_path / "results.json")]) == 0
+    out = capsys.readouterr().out
+    assert f"{path.name}: {len(skipped) - 1} cells skipped, 1 more could be" in out
+    assert f"tag 'grading-skip' (or 'grading-run'): cell {skipped[-1]} {untagged}   2.5 s" in out
+    assert grading_cli.skips_main(["--results", str(tmp_path / "missing.json")]) == 2
+    assert "cannot read --results" in capsys.readouterr().err

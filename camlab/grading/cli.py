@@ -307,6 +307,58 @@ def merge_main(argv):
     return 0
 
 
+def skips(results=None):
+    """Lines for ``grade skips``: per course notebook, the cells grading still runs that it could skip (with
+    their seconds from ``results``, a results.json, when given) and any running cell that needs a skipped one."""
+    from camlab import course
+    from camlab.grading import locked
+
+    seconds = {}
+    for learner in (results or {}).get("learners", {}).values():
+        for notebook in learner.get("notebooks", []):
+            for cell_id, took in notebook.get("kernel", {}).get("slowest_cells", []):
+                seconds[cell_id] = max(took, seconds.get(cell_id, 0))
+    lines = []
+    for path in course.course_notebooks():
+        module = course.read_notebook(path).metadata.get("camlab", {}).get("exercises")
+        instructor = locked.instructor_notebook(module) if module else None
+        if instructor is None:
+            continue
+        skipped = locked.skipped_cells(instructor, module)
+        advice = locked.skip_advice(instructor.cells, skipped)
+        lines.append(f"{path.name}: {len(skipped)} cells skipped, {len(advice['untagged'])} more could be")
+        for index in advice["untagged"]:
+            cell = instructor.cells[index]
+            took = f"{seconds[cell.get('id')]:5.1f} s" if cell.get("id") in seconds else "       "
+            first = (cell.source.strip().splitlines() or [""])[0][:70]
+            lines.append(f"  tag {SKIP_TAG!r} (or {locked.RUN_TAG!r}): cell {index} {cell.get('id')} {took}  {first}")
+        for index, names in advice["needed"].items():
+            lines.append(f"  cell {index} runs but reads {', '.join(names)}, bound only by skipped cells: untag one")
+    return lines
+
+
+@cli.command("grade skips")
+def skips_main(argv):
+    """``python -m camlab grade skips [--results results.json]``."""
+    parser = cli.parser("grade skips", description=(
+        f"For the course author: the cells of each course notebook that grading could leave out but that are not "
+        f"tagged {SKIP_TAG!r} (no cell left running reads a name only they bind), and any running cell that "
+        f"needs a skipped one. Tag a cell {SKIP_TAG!r} in the solution notebook, or 'grading-run' to keep it "
+        f"running (its effect is needed without a name: a file it writes, a seed it sets)."))
+    parser.add_argument("--results", type=Path, default=None,
+                        help="a results.json of `grade`: show each cell's seconds where it recorded them")
+    args = parser.parse_args(argv)
+    results = None
+    if args.results is not None:
+        try:
+            results = json.loads(args.results.read_text())
+        except (OSError, ValueError) as error:
+            raise cli.CommandError(f"cannot read --results {args.results}: {error}; pass a results.json that "
+                                   f"`camlab grade` wrote") from error
+    print("\n".join(skips(results)))
+    return 0
+
+
 @cli.command("grade")
 def main(argv=None):
     """``python -m camlab grade SUBMISSIONS --out DIR [--jobs N] [--cell-timeout S] [--timeout S] [--memory-mb M]``."""
@@ -346,6 +398,8 @@ def main(argv=None):
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["merge"]:
         return merge_main(argv[1:])
+    if argv[:1] == ["skips"]:
+        return skips_main(argv[1:])
     args = parser.parse_args(argv)
     limits = Limits(cell_timeout=args.cell_timeout, timeout=args.timeout, memory_mb=args.memory_mb,
                     file_mb=args.file_mb)

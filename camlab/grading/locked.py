@@ -91,6 +91,8 @@ def locked_notebook(path, module_name):
 # Cells grading need not run.
 
 SKIP_TAG = "grading-skip"
+# a demonstration cell the course author keeps running on purpose (its effect is needed without a name)
+RUN_TAG = "grading-run"
 # cells that feed the notebook's log of checks (or pick the learner's function): never skipped, whatever the tag
 _CHECKS = re.compile(r"\bq\d+\.(check|use)\s*\(")
 
@@ -186,3 +188,43 @@ def needed_from_skipped(cells, skipped):
             needed[index] = sorted(wanted)
         only_skipped -= bound
     return needed
+
+
+def _only_setup(source):
+    """Whether ``source`` only imports or calls ``camlab.require``: set-up that costs nothing and stays run."""
+    tree = _parse(source)
+    if tree is None:
+        return True
+    return all(isinstance(node, (ast.Import, ast.ImportFrom)) or (
+        isinstance(node, ast.Expr) and isinstance(node.value, ast.Call)
+        and ast.unparse(node.value.func).endswith("require")) for node in tree.body)
+
+
+def could_skip(cells):
+    """Indices of the code cells of ``cells`` (an instructor's notebook) that grading could skip as far as names
+    tell: the largest set of locked cells, none a check or ``use()`` cell nor set-up only (imports,
+    ``camlab.require``), such that no cell left running reads a name only skipped cells bind
+    (``needed_from_skipped`` is empty), leaving out the cells tagged ``RUN_TAG``. Names are all it sees: a cell
+    whose effect a later cell needs without a name (a file it writes, a seed it sets, an object it changes in
+    place) must not be skipped; tag it ``RUN_TAG``. Grading every solution notebook with its tags on shows
+    such a cell (``tests/test_grading.py``)."""
+    skip = {index for index, cell in enumerate(cells)
+            if cell.get("cell_type") == "code" and cell.get("metadata", {}).get("camlab", {}).get("locked")
+            and not _CHECKS.search(cell.get("source", "")) and not _only_setup(cell.get("source", ""))
+            and RUN_TAG not in (cell.get("metadata", {}).get("tags") or [])}
+    while True:
+        needed = needed_from_skipped(cells, skip)
+        if not needed:
+            return sorted(skip)
+        for reader, names in needed.items():
+            for name in names:  # run the last skipped cell before the reader that binds the name
+                binder = max((i for i in skip if i < reader and name in (defined_names([cells[i].source]) or ())),
+                             default=None)
+                skip.discard(binder)
+
+
+def skip_advice(cells, skipped):
+    """What ``could_skip`` says of a notebook tagged as it is, ``skipped`` being the cells grading skips:
+    ``{"untagged": [indices that could be tagged], "needed": needed_from_skipped(cells, skipped)}``."""
+    return {"untagged": sorted(set(could_skip(cells)) - set(skipped)),
+            "needed": needed_from_skipped(cells, skipped)}
