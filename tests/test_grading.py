@@ -459,8 +459,9 @@ def test_names_a_skipped_cell_defines():
 
     assert defined_names(["import numpy as np\nimport os.path\nfrom a import b as c\nx, (y, z) = 1, (2, 3)\n"
                           "def f():\n    inner = 1\nclass K: pass\nfor i in range(3): pass\n"
-                          "with open('f') as h: pass\nif (w := 5): pass\ndel y"]) == {
-        "np", "os", "c", "x", "y", "z", "f", "inner", "K", "i", "h", "w"}
+                          "with open('f') as h: pass\nif (w := 5): pass\ndel y\n"
+                          "squares = [n * n for n in range(3)]\ndef g():\n    global G\n    G = 1"]) == {
+        "np", "os", "c", "x", "y", "z", "f", "K", "i", "h", "w", "squares", "g", "G"}  # not f's `inner`, nor `n`
     # what cannot be told: any NameError then counts
     for source in ["from numpy import *", "globals()['x'] = 1", "%timeit 1", "def broken(:"]:
         assert defined_names([source]) is None, source
@@ -559,6 +560,17 @@ def test_every_grading_skip_tag_in_the_course_is_honoured_and_no_cell_that_runs_
         assert not needed, f"{path.name}: cells that run read names only skipped cells bind: {needed}"
         checked += len(skipped)
     assert checked >= 30
+
+
+def test_read_names_leaves_out_parameters_locals_and_loop_variables_of_comprehensions():
+    from camlab.grading.locked import read_names
+
+    source = ("def f(a, *b, c=DEFAULT, **d):\n    inner = a + GLOBAL\n    def g(x):\n        return x + inner\n"
+              "    return [y for y in b if y > LIMIT]\nscale = lambda q: q * FACTOR\n"
+              "total = sum(v for v in DATA)\nclass K(Base):\n    size = SIZE\n    def m(self):\n        return MORE")
+    assert read_names(source) == {"DEFAULT", "GLOBAL", "LIMIT", "FACTOR", "sum", "DATA", "Base", "SIZE", "MORE"}
+    # a name a function reads but never binds is a global it needs
+    assert read_names("def show(item):\n    print(name, item)") == {"print", "name"}
 
 
 def test_needed_from_skipped_finds_a_name_only_a_skipped_cell_binds():

@@ -135,40 +135,106 @@ def _parse(source):
         return None
 
 
+_SCOPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)
+_COMPREHENSIONS = (ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)
+
+
+def _outside_bodies(node):
+    """The nodes under ``node`` that run in its own scope: not inside the body of a function, lambda or class it
+    defines (their decorators, defaults and bases are outside), nor a comprehension's loop variables."""
+    stack = [node]
+    while stack:
+        node = stack.pop()
+        yield node
+        if isinstance(node, _SCOPES):
+            args = getattr(node, "args", None)
+            stack += [*getattr(node, "decorator_list", []), *getattr(node, "bases", []),
+                      *(args.defaults + [d for d in args.kw_defaults if d is not None] if args else [])]
+        elif isinstance(node, _COMPREHENSIONS):  # only a walrus inside binds outside; the first iterable runs here
+            stack += [n for n in ast.walk(node) if isinstance(n, ast.NamedExpr)] + [node.generators[0].iter]
+        else:
+            stack += ast.iter_child_nodes(node)
+
+
+def _binds(nodes):
+    names = set()
+    for node in nodes:
+        if isinstance(node, ast.Name) and isinstance(node.ctx, (ast.Store, ast.Del)):
+            names.add(node.id)
+        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            names.add(node.name)
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            names.update(alias.asname or alias.name.split(".")[0] for alias in node.names)
+    return names
+
+
+def _locals(scope):
+    """The names local to a function or lambda: its parameters and what its body binds, less ``global``."""
+    args = scope.args
+    params = {a.arg for a in [*args.posonlyargs, *args.args, *args.kwonlyargs, args.vararg, args.kwarg] if a}
+    body = scope.body if isinstance(scope.body, list) else [scope.body]
+    inside = [n for statement in body for n in _outside_bodies(statement)]
+    declared = {name for n in inside if isinstance(n, (ast.Global, ast.Nonlocal)) for name in n.names}
+    return (params | _binds(inside)) - declared
+
+
+def _free_reads(node, local, reads):
+    """Add to ``reads`` the names ``node`` reads that are not local to a function or comprehension around it."""
+    if isinstance(node, ast.Name):
+        if isinstance(node.ctx, ast.Load) and node.id not in local:
+            reads.add(node.id)
+        return
+    if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
+        for outside in _outside_bodies(node):
+            if outside is not node:
+                _free_reads(outside, local, reads)
+        inner = local | _locals(node)
+        for statement in (node.body if isinstance(node.body, list) else [node.body]):
+            _free_reads(statement, inner, reads)
+        return
+    if isinstance(node, _COMPREHENSIONS):
+        _free_reads(node.generators[0].iter, local, reads)
+        inner = local | {n.id for g in node.generators for n in ast.walk(g.target) if isinstance(n, ast.Name)}
+        parts = [node.key, node.value] if isinstance(node, ast.DictComp) else [node.elt]
+        parts += [part for n, g in enumerate(node.generators) for part in ([g.iter] if n else []) + g.ifs]
+        for part in parts:
+            _free_reads(part, inner, reads)
+        return
+    for child in ast.iter_child_nodes(node):
+        _free_reads(child, local, reads)
+
+
 def defined_names(sources):
     """The names that code ``sources`` bind at the top level (assignments, imports, def, class, for, with,
-    walrus, ``global``), or None when that cannot be told (a syntax error, ``import *``, IPython magics,
-    ``globals()``/``exec``)."""
+    walrus, ``global`` in a function), not a function's own locals nor a comprehension's loop variables; or None
+    when that cannot be told (a syntax error, ``import *``, IPython magics, ``globals()``/``exec``)."""
     names = set()
     for source in sources:
         tree = _parse(source)
         if tree is None:
             return None
         for node in ast.walk(tree):
-            if isinstance(node, ast.Name) and isinstance(node.ctx, (ast.Store, ast.Del)):
-                names.add(node.id)
-            elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-                names.add(node.name)
-            elif isinstance(node, (ast.Import, ast.ImportFrom)):
-                for alias in node.names:
-                    if alias.name == "*":
-                        return None
-                    names.add(alias.asname or alias.name.split(".")[0])
-            elif isinstance(node, ast.Global):
-                names.update(node.names)
-            elif isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and \
+            if isinstance(node, ast.ImportFrom) and any(alias.name == "*" for alias in node.names):
+                return None
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and \
                     node.func.id in ("globals", "exec", "eval", "vars"):
                 return None
+            if isinstance(node, ast.Global):
+                names.update(node.names)
+        names |= _binds(_outside_bodies(tree))
     return names
 
 
 def read_names(source):
-    """The names that code ``source`` reads anywhere (also inside the functions it defines), or None when it cannot
-    be parsed (IPython magics, a syntax error)."""
+    """The names that code ``source`` reads from its notebook's globals: anywhere, also inside the functions it
+    defines, except a function's own parameters and locals and a comprehension's loop variables; None when it
+    cannot be parsed (IPython magics, a syntax error)."""
     tree = _parse(source)
     if tree is None:
         return None
-    return {node.id for node in ast.walk(tree) if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load)}
+    reads = set()
+    _free_reads(tree, frozenset(), reads)
+    return reads
 
 
 def needed_from_skipped(cells, skipped):
