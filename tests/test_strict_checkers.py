@@ -458,13 +458,15 @@ def _grad_cam(mistake=None):
 
 
 Q08_2_WRONG = [
-    ("softmax probability", _grad_cam("softmax"), None),
-    ("the lesson's axes on a batch", _grad_cam("batch_axis"), None),
+    ("softmax probability", _grad_cam("softmax"), "BEFORE the softmax"),
+    ("the lesson's axes on a batch", _grad_cam("batch_axis"), "column to column"),
     ("no ReLU", _grad_cam("no_relu"), "negative values"),
-    ("ReLU on the gradients", _grad_cam("relu_gradients"), None),
+    ("ReLU on the gradients", _grad_cam("relu_gradients"), "ReLU went on the gradients"),
     ("min-max normalization", _grad_cam("min_max"), "min-max"),
-    ("CAM's weights on any layer", lambda m, layer, item: _cam()(m, item) if layer == "block2_out" else
-     _grad_cam("cam_weights")(m, layer, item), None),
+    ("CAM whatever the layer", lambda m, layer, item: _cam()(m, item), "CAM's maps of the last feature layer"),
+    ("CAM's weights on any layer (the kernel does not fit an earlier layer: it raises)",
+     lambda m, layer, item: _cam()(m, item) if layer == "block2_out" else _grad_cam("cam_weights")(m, layer, item),
+     "matmul"),
 ]
 
 Q08_2_CORRECT = [("a tape on the logit", _grad_cam()),

@@ -14,7 +14,8 @@ The reference of ``q3`` is camlab's own ``camlab.cam.grad_cam``; ``q1`` and ``q2
 import numpy as np
 
 from camlab.exercises.core import Case, Exercise, close, gives
-from camlab.exercises.fixtures import BATCH_MISTAKES, rng as _rng, tiny_grad_cam_model
+from camlab.exercises.fixtures import BATCH_MISTAKES, grad_cam_maps as _grad_cam_from_weights, \
+    grad_cam_variant as _grad_cam_variant, rng as _rng, tiny_grad_cam_model
 
 NOTEBOOK = "05_grad_cam"
 
@@ -25,14 +26,6 @@ NOTEBOOK = "05_grad_cam"
 def _channel_weights(gradients):
     """``alpha_k^c = 1/(h w) sum_ij dy^c/dA_k^ij`` per image: mean over the two spatial axes -> (N, K)."""
     return np.asarray(gradients, np.float32).mean(axis=(1, 2))
-
-
-def _grad_cam_from_weights(activations, weights):
-    """``ReLU(sum_k alpha_k A_k)`` per image, divided by that map's maximum (a map with no positive value is 0)."""
-    activations = np.asarray(activations, np.float32)
-    maps = np.maximum(np.einsum("nhwk,nk->nhw", activations, np.asarray(weights, np.float32)), 0.0)
-    peaks = maps.max(axis=(1, 2), keepdims=True)
-    return np.divide(maps, peaks, out=np.zeros_like(maps), where=peaks > 0)
 
 
 def _compute_grad_cam(model, images, class_indices, layer_name):
@@ -154,30 +147,6 @@ q2 = Exercise(
     description=("Write `grad_cam_from_weights(activations, weights)`: (N, h, w, K) and (N, K) -> (N, h, w) in "
                  "[0, 1]: ReLU of the weighted sum, each map divided by its maximum."),
 )
-
-def _grad_cam_variant(score="logit", axes=(1, 2), relu=True):
-    """A Grad-CAM written with a tape, with one typical mistake switched on: the softmax output's gradient,
-    weights averaged over other axes, or no ReLU (the defaults give the right maps)."""
-    import keras
-    import tensorflow as tf
-
-    def compute_grad_cam(model, images, class_indices, layer_name):
-        dense = model.get_layer("predictions")
-        probe = keras.Model(model.input, [model.get_layer(layer_name).output, model.get_layer("avg_pool").output])
-        with tf.GradientTape() as tape:
-            activations, pooled = probe(tf.convert_to_tensor(images, tf.float32))
-            logits = pooled @ dense.kernel + dense.bias
-            outputs = tf.nn.softmax(logits) if score == "softmax" else logits
-            scores = tf.gather(outputs, np.asarray(class_indices), batch_dims=1)
-        weights = tf.reduce_mean(tape.gradient(scores, activations), axis=axes)
-        weights = tf.broadcast_to(weights, (activations.shape[0], activations.shape[-1])).numpy()
-        if relu:
-            return _grad_cam_from_weights(activations.numpy(), weights)
-        maps = np.einsum("nhwk,nk->nhw", activations.numpy(), weights)
-        return maps / np.abs(maps).max(axis=(1, 2), keepdims=True)
-
-    return compute_grad_cam
-
 
 def _predicted_class(model, images, class_indices, layer_name):
     """Grad-CAM of the class the model predicts instead of the one asked for."""

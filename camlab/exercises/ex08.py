@@ -14,8 +14,8 @@ import numpy as np
 
 from camlab import boxes
 from camlab.exercises.core import Case, Exercise, close, gives, short_repr
-from camlab.exercises.fixtures import MAP_MISTAKES, Variants, blobs, gaussian, iou_cases, iou_mistakes, random_regions, rng, \
-    tiny_cam_model
+from camlab.exercises.fixtures import MAP_MISTAKES, Variants, blobs, gaussian, grad_cam_variant, iou_cases, iou_mistakes, \
+    random_regions, rng, tiny_cam_model
 
 NOTEBOOK = "08_project"
 
@@ -120,6 +120,37 @@ def _cam():
 # q2: Grad-CAM
 
 
+def _grad_cam(**mistake):
+    """``generate_grad_cam(model, activation_layer, item)`` written with a tape, one typical mistake switched on
+    (``fixtures.grad_cam_variant``'s options), resized to the item's original size."""
+    def generate_grad_cam(model, activation_layer, item):
+        import cv2
+
+        from camlab.data import normalize_and_resize_img
+
+        image, label = normalize_and_resize_img(item, model.input_shape[1:3])
+        cam = grad_cam_variant(**mistake)(model, np.asarray(image)[None], [int(label)], activation_layer)[0]
+        height, width = item["image"].shape[:2]
+        return cv2.resize(cam, (width, height), interpolation=cv2.INTER_LINEAR)
+
+    return generate_grad_cam
+
+
+_GRAD_CAM_MISTAKES = [
+    (gives(_grad_cam(score="softmax"), _MAP_TOLERANCE),
+     "These maps come from the gradient of the softmax probability: Grad-CAM differentiates the label's score "
+     "BEFORE the softmax (the logit, pooled @ kernel + bias of 'predictions')."),
+    (gives(_grad_cam(axes=(0, 1)), _MAP_TOLERANCE),
+     "Your channel weights change from column to column: that is the mean over the batch and the rows of the 4-D "
+     "gradient (axis=(0, 1)). Average one image's gradients over its rows AND columns (grads[0], axis=(0, 1))."),
+    (gives(_grad_cam(relu_gradients=True), _MAP_TOLERANCE),
+     "The ReLU went on the gradients: average the raw gradients into the channel weights, and apply the ReLU to "
+     "the weighted sum of the channels."),
+    (gives(lambda model, activation_layer, item: _cam().generate_cam(model, item), _MAP_TOLERANCE),
+     "These are CAM's maps of the last feature layer: Grad-CAM weighs the channels of the layer named "
+     "`activation_layer` by their mean gradients, whichever layer that is."),
+]
+
 q2 = Exercise(
     name="08 q2: Grad-CAM",
     func_name="generate_grad_cam",
@@ -131,7 +162,7 @@ q2 = Exercise(
           "resize to the original size.",
           "A probe returning the named layer's output and the 'avg_pool' output; tf.GradientTape; the logit is "
           "pooled @ kernel + bias of 'predictions'; tape.gradient; tf.reduce_mean over the spatial axes."],
-    mistakes=[*_SIZE, *MAP_MISTAKES],
+    mistakes=[*_SIZE, *_GRAD_CAM_MISTAKES, *MAP_MISTAKES],
     notebook=NOTEBOOK,
     compare=_MAP_TOLERANCE,
     description=("Write `generate_grad_cam(model, activation_layer, item)`: Grad-CAM of the item's label on the "

@@ -255,6 +255,53 @@ def iou_cases(seed=0):
 
 
 # ----------------------------------------------------------------------------------------------------------
+# Grad-CAM, written the way a learner writes it, right or with one typical mistake switched on
+
+def grad_cam_maps(activations, weights):
+    """``ReLU(sum_k alpha_k A_k)`` per image, divided by that map's maximum (a map with no positive value is 0):
+    (N, h, w, K) activations and (N, K) channel weights -> (N, h, w)."""
+    activations = np.asarray(activations, np.float32)
+    maps = np.maximum(np.einsum("nhwk,nk->nhw", activations, np.asarray(weights, np.float32)), 0.0)
+    peaks = maps.max(axis=(1, 2), keepdims=True)
+    return np.divide(maps, peaks, out=np.zeros_like(maps), where=peaks > 0)
+
+
+def grad_cam_variant(score="logit", axes=(1, 2), relu=True, relu_gradients=False):
+    """``(model, images, class_indices, layer_name) -> maps`` at the layer's resolution, from a tape: the defaults
+    give Grad-CAM; ``score="softmax"`` differentiates the probability, ``axes`` averages the gradients over other
+    axes of the 4-D tensor ((0, 1, 2): the batch too; (0, 1): the lesson's axes, one weight per column),
+    ``relu=False`` leaves the negative evidence in (maps over their largest magnitude), ``relu_gradients`` puts
+    the ReLU on the gradients."""
+    def compute_grad_cam(model, images, class_indices, layer_name):
+        import keras  # on first use: importing an exercises module does not load TensorFlow
+        import tensorflow as tf
+
+        dense = model.get_layer("predictions")
+        probe = keras.Model(model.input, [model.get_layer(layer_name).output, model.get_layer("avg_pool").output])
+        with tf.GradientTape() as tape:
+            activations, pooled = probe(tf.convert_to_tensor(images, tf.float32))
+            logits = pooled @ dense.kernel + dense.bias
+            outputs = tf.nn.softmax(logits) if score == "softmax" else logits
+            scores = tf.gather(outputs, np.asarray(class_indices), batch_dims=1)
+        gradients = tape.gradient(scores, activations)
+        if relu_gradients:
+            gradients = tf.nn.relu(gradients)
+        weights = tf.reduce_mean(gradients, axis=axes, keepdims=True)  # broadcasts back onto the activations
+        if tuple(axes) in ((1, 2), (0, 1, 2)) and relu:
+            channel = tf.broadcast_to(tf.reshape(weights, (-1, activations.shape[-1])),
+                                      (activations.shape[0], activations.shape[-1]))
+            return grad_cam_maps(activations.numpy(), channel.numpy())
+        maps = tf.reduce_sum(activations * weights, axis=-1).numpy()
+        if relu:
+            maps = np.maximum(maps, 0.0)
+            peaks = maps.max(axis=(1, 2), keepdims=True)
+            return np.divide(maps, peaks, out=np.zeros_like(maps), where=peaks > 0)
+        return maps / np.abs(maps).max(axis=(1, 2), keepdims=True)
+
+    return compute_grad_cam
+
+
+# ----------------------------------------------------------------------------------------------------------
 # Tiny models with the course's layer names (built on first use; Keras is imported only then)
 
 def tiny_grad_cam_model(seed):
