@@ -336,9 +336,9 @@ def _drop_watch(client):
         for socket, monitor in owned:
             try:
                 socket.disable_monitor()
-                monitor.close(linger=0)
-            except Exception:  # the socket is gone already
+            except Exception:  # the socket is closed already
                 pass
+            monitor.close(linger=0)
 
     def dropped():
         count = 0
@@ -442,6 +442,11 @@ async def _run_once(nb, limits, kernels, name, kind, work_dir, after, skip):
         spare = kernels.after_kernel(kind)
         sandbox.end_leftovers(meta.get("cgroup_procs", []), kernel_pid, spare)
         shutil.rmtree(connection_dir, ignore_errors=True)
+        # close this notebook's ZMQ context here, every socket with it (the drop watch's monitors too): left to
+        # the garbage collector, Context.__del__ runs term() in whatever thread collects it, and term() waits
+        # forever for a socket still open (seen once: a later notebook's kernel start hung inside traitlets)
+        unwatch()
+        km.context.destroy(linger=0)
     del nb.cells[learner_cells:]
     for index in sorted(client.truncated_cells):
         if index < learner_cells:
