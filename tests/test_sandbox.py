@@ -1,9 +1,10 @@
 """Isolation of the learners' kernels (camlab.grading.sandbox), the fallback without it, and sharded grading.
 
 The isolated path itself is exercised by tests/test_grading.py and tests/test_attacks.py wherever bubblewrap
-works; here: how the platform is detected (on fake cgroup trees), the sandbox's command line, the fallback's
-warning and clean-up, shard slicing and merging, the dropped-message report, and warm kernels (forks of the
-learner's template: pristine, interruptible, and ending everything they start).
+works; here: how the platform is detected and the limits a cgroup v1 or v2 sets (on fake cgroup trees), the
+sandbox's and systemd-run's command lines, the fallback's warning and clean-up, shard slicing and merging, the
+dropped-message report, and warm kernels (forks of the learner's template: pristine, interruptible, and ending
+everything they start).
 """
 import json
 import os
@@ -58,6 +59,51 @@ def test_cgroup_v1_needs_both_hierarchies(tmp_path):
     assert parents == {"memory": root / "memory/jobs/a", "pids": root / "pids"}
     (root / "pids/cgroup.procs").unlink()
     assert sandbox.cgroup_parents(root, proc) == (None, {})
+
+
+def test_a_cgroup_v2_sets_memory_swap_and_pids_limits_and_reads_its_oom_kills(tmp_path):
+    parent = tmp_path / "grader"
+    parent.mkdir()
+    cgroup = sandbox.Cgroup({"memory": parent, "pids": parent}, 512, 64, "cgroup v2")
+    folder = parent / cgroup.name
+    assert [p.name for p in parent.iterdir()] == [cgroup.name]  # one folder for both controllers
+    assert (folder / "memory.max").read_text() == str(512 * 2**20)
+    assert (folder / "memory.swap.max").read_text() == "0"
+    assert (folder / "pids.max").read_text() == "64"
+    assert cgroup.procs_files() == [str(folder / "cgroup.procs")]
+    assert cgroup.oom_kills() == 0  # no memory.events yet
+    (folder / "memory.events").write_text("low 0\nhigh 0\nmax 7\noom 2\noom_kill 2\n")
+    assert cgroup.oom_kills() == 2
+
+
+def test_a_cgroup_v1_sets_the_limits_in_each_hierarchy(tmp_path):
+    memory, pids = tmp_path / "memory", tmp_path / "pids"
+    memory.mkdir(), pids.mkdir()
+    cgroup = sandbox.Cgroup({"memory": memory, "pids": pids}, 256, 32, "cgroup v1")
+    assert (memory / cgroup.name / "memory.limit_in_bytes").read_text() == str(256 * 2**20)
+    assert not (memory / cgroup.name / "memory.max").exists()
+    assert (pids / cgroup.name / "pids.max").read_text() == "32"
+    assert len(cgroup.procs_files()) == 2
+    (memory / cgroup.name / "memory.oom_control").write_text("oom_kill_disable 0\nunder_oom 0\noom_kill 3\n")
+    assert cgroup.oom_kills() == 3
+
+
+def test_without_a_cgroup_the_launcher_runs_the_kernel_under_systemd_run_with_a_minimal_environment(
+        tmp_path, monkeypatch):
+    config = tmp_path / "sandbox.json"
+    config.write_text(json.dumps({"bwrap": None, "cgroup_procs": [], "env": {"CAMLAB_GRADING": "1"},
+                                  "systemd_run": {"memory_mb": 512, "pids_max": 64}}))
+    monkeypatch.setenv("SECRET_TOKEN", "s3cret")
+    monkeypatch.setenv("JPY_PARENT_PID", "1")
+    calls = []
+    monkeypatch.setattr(sandbox.os, "execvpe", lambda file, args, env: calls.append((file, args, env)))
+    sandbox.launch(["--config", str(config), "--", "python", "-m", "ipykernel_launcher", "-f", "conn.json"])
+    [(file, args, env)] = calls
+    assert file == "systemd-run"
+    assert args == ["systemd-run", "--user", "--scope", "--quiet", "-p", "MemoryMax=512M", "-p", "MemorySwapMax=0",
+                    "-p", "TasksMax=64", "--", "python", "-m", "ipykernel_launcher", "-f", "conn.json"]
+    assert env["CAMLAB_GRADING"] == "1"
+    assert set(env) <= {*sandbox.PASSED_ENV, "HOME", "CAMLAB_GRADING"}  # no SECRET_TOKEN, no JPY_*
 
 
 def test_stale_cgroups_of_a_killed_run_are_removed_and_live_ones_kept(tmp_path):
